@@ -17,5 +17,6 @@ pub mod ledger;
 pub mod logging;
 pub mod period;
 pub mod route;
+pub mod sqs;
 pub mod store;
 pub mod usage;

@@ -45,6 +45,12 @@ impl Granularity {
     }
 }
 
+impl std::fmt::Display for Granularity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 impl std::str::FromStr for Granularity {
     type Err = String;
 

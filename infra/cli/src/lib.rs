@@ -4,4 +4,7 @@
 #![warn(missing_docs)]
 
 pub mod bootstrap;
+pub mod demo;
+pub mod report;
+pub mod seed;
 pub mod template;

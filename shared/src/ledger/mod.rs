@@ -3,7 +3,12 @@
 //! Each record becomes a [`LedgerEntry`]: a dedupe record keyed by the
 //! record's idempotency key plus the aggregate increments it causes. A store
 //! writes the dedupe record and the increments atomically, so an entry is
-//! either fully counted or not at all.
+//! either fully counted or not at all. [`DynamoLedger`] is that store in
+//! DynamoDB.
+
+mod dynamo;
+
+pub use dynamo::DynamoLedger;
 
 use std::collections::BTreeMap;
 use std::future::Future;
