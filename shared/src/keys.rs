@@ -35,6 +35,11 @@ pub fn api_key_pk(key_hash: &str) -> String {
     format!("APIKEY#{key_hash}")
 }
 
+/// Catalog partition key of an integration's ingest API key, by hash.
+pub fn integration_key_pk(key_hash: &str) -> String {
+    format!("INGESTKEY#{key_hash}")
+}
+
 /// Catalog partition key of a gateway integration.
 pub fn integration_pk(integration_id: &str) -> String {
     format!("INTEGRATION#{integration_id}")

@@ -5,6 +5,7 @@
 //! crate, so the same logic runs in Lambda, in the local demo and in tests.
 #![warn(missing_docs)]
 
+pub mod adapters;
 pub mod aws;
 pub mod cache;
 pub mod catalog;
@@ -12,6 +13,7 @@ pub mod config;
 pub mod cwl;
 pub mod envelope;
 pub mod event;
+pub mod gateway;
 pub mod keys;
 pub mod ledger;
 pub mod logging;

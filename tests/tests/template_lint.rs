@@ -142,22 +142,15 @@ fn globals_use_arm64_al2023_bootstrap() {
 }
 
 #[test]
-fn ingest_sqs_event_reports_item_failures() {
+fn ingest_event_source_reports_item_failures() {
     let template = template();
-    let events = properties(&template, "IngestFunction")["Events"]
-        .as_mapping()
-        .expect("IngestFunction declares Events");
-    let sqs_events: Vec<&Value> = events
-        .values()
-        .filter(|event| event["Type"].as_str() == Some("SQS"))
-        .collect();
-    assert_eq!(sqs_events.len(), 1, "IngestFunction has one SQS event");
+    let mapping = properties(&template, "IngestEventSourceMapping");
 
-    let event = &sqs_events[0]["Properties"];
-    assert_eq!(intrinsic_target(&event["Queue"], "!GetAtt").as_deref(), Some("MeteringQueue.Arn"));
-    assert_eq!(strings(&event["FunctionResponseTypes"]), ["ReportBatchItemFailures"]);
-    assert_eq!(event["BatchSize"].as_u64(), Some(10));
-    assert!(event["MaximumBatchingWindowInSeconds"].as_u64().is_some());
+    assert_eq!(intrinsic_target(&mapping["EventSourceArn"], "!GetAtt").as_deref(), Some("MeteringQueue.Arn"));
+    assert_eq!(intrinsic_target(&mapping["FunctionName"], "!Ref").as_deref(), Some("IngestFunction"));
+    assert_eq!(strings(&mapping["FunctionResponseTypes"]), ["ReportBatchItemFailures"]);
+    assert_eq!(mapping["BatchSize"].as_u64(), Some(10));
+    assert!(mapping["MaximumBatchingWindowInSeconds"].as_u64().is_some());
 }
 
 #[test]
@@ -399,11 +392,11 @@ fn decoder_policy_is_least_privilege() {
 fn ingest_policy_is_least_privilege() {
     let expected = pairs(&[
         ("dynamodb:PutItem", "DedupeTable.Arn"),
-        ("dynamodb:UpdateItem", "DedupeTable.Arn"),
-        ("dynamodb:ConditionCheckItem", "DedupeTable.Arn"),
-        ("dynamodb:PutItem", "UsageTable.Arn"),
         ("dynamodb:UpdateItem", "UsageTable.Arn"),
-        ("dynamodb:ConditionCheckItem", "UsageTable.Arn"),
+        ("sqs:ReceiveMessage", "MeteringQueue.Arn"),
+        ("sqs:DeleteMessage", "MeteringQueue.Arn"),
+        ("sqs:ChangeMessageVisibility", "MeteringQueue.Arn"),
+        ("sqs:GetQueueAttributes", "MeteringQueue.Arn"),
     ]);
     assert_eq!(granted(&template(), "IngestFunction"), expected);
 }

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use super::{ApiKey, CatalogStore, Integration, Plan, Route, Subscription, Tenant};
+use super::{ApiKey, CatalogStore, Integration, IntegrationKey, Plan, Route, Subscription, Tenant};
 use crate::cache::TtlCache;
 use crate::store::StoreError;
 
@@ -18,6 +18,7 @@ pub struct CachedCatalog<S> {
     routes: TtlCache<String, Vec<Route>>,
     subscriptions: TtlCache<String, Vec<Subscription>>,
     plans: TtlCache<String, Option<Plan>>,
+    integration_keys: TtlCache<String, Option<IntegrationKey>>,
 }
 
 impl<S: CatalogStore> CachedCatalog<S> {
@@ -32,6 +33,7 @@ impl<S: CatalogStore> CachedCatalog<S> {
             routes: TtlCache::new(ttl),
             subscriptions: TtlCache::new(ttl),
             plans: TtlCache::new(ttl),
+            integration_keys: TtlCache::new(ttl),
         }
     }
 
@@ -81,5 +83,9 @@ impl<S: CatalogStore> CatalogStore for CachedCatalog<S> {
 
     async fn plan(&self, plan_id: &str) -> Result<Option<Plan>, StoreError> {
         cached(&self.plans, plan_id, self.inner.plan(plan_id)).await
+    }
+
+    async fn integration_key(&self, key_hash: &str) -> Result<Option<IntegrationKey>, StoreError> {
+        cached(&self.integration_keys, key_hash, self.inner.integration_key(key_hash)).await
     }
 }

@@ -5,7 +5,7 @@ use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, Utc};
 
 use super::{
-    ApiKey, CatalogStore, FeatureFlags, GatewayKind, Integration, Plan, Product, Quota, Route,
+    ApiKey, CatalogStore, FeatureFlags, GatewayKind, Integration, IntegrationKey, Plan, Product, Quota, Route,
     Status, Subscription, Tenant,
 };
 use crate::keys;
@@ -165,6 +165,18 @@ impl DynamoCatalog {
         Ok(())
     }
 
+    /// Writes an integration's ingest API key record (hash only).
+    pub async fn put_integration_key(&self, key: &IntegrationKey) -> Result<(), StoreError> {
+        self.put(Item::from([
+            ("pk".to_owned(), s(keys::integration_key_pk(&key.key_hash))),
+            ("sk".to_owned(), s(keys::PROFILE_SK)),
+            ("entity".to_owned(), s("integration_key")),
+            ("integration_id".to_owned(), s(&key.integration_id)),
+            ("status".to_owned(), s(key.status.as_str())),
+        ]))
+        .await
+    }
+
     /// Writes a product.
     pub async fn put_product(&self, product: &Product) -> Result<(), StoreError> {
         self.put(Item::from([
@@ -249,6 +261,17 @@ impl DynamoCatalog {
 }
 
 impl CatalogStore for DynamoCatalog {
+    async fn integration_key(&self, key_hash: &str) -> Result<Option<IntegrationKey>, StoreError> {
+        let Some(item) = self.get(keys::integration_key_pk(key_hash), keys::PROFILE_SK).await? else {
+            return Ok(None);
+        };
+        Ok(Some(IntegrationKey {
+            key_hash: key_hash.to_owned(),
+            integration_id: self.required(&item, "integration_id")?,
+            status: self.status(&item)?,
+        }))
+    }
+
     async fn api_key(&self, key_hash: &str) -> Result<Option<ApiKey>, StoreError> {
         let Some(item) = self.get(keys::api_key_pk(key_hash), keys::PROFILE_SK).await? else {
             return Ok(None);

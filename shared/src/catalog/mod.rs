@@ -45,6 +45,16 @@ pub trait CatalogStore: Send + Sync {
 
     /// Finds a plan.
     fn plan(&self, plan_id: &str) -> impl Future<Output = Result<Option<Plan>, StoreError>> + Send;
+
+    /// Finds an integration's ingest API key by the SHA-256 hash of the key.
+    /// Stores without ingest keys find none.
+    fn integration_key(
+        &self,
+        key_hash: &str,
+    ) -> impl Future<Output = Result<Option<IntegrationKey>, StoreError>> + Send {
+        let _ = key_hash;
+        async { Ok(None) }
+    }
 }
 
 /// Finds the route of an integration that serves `method` on `path`.

@@ -118,6 +118,18 @@ pub struct Integration {
     pub flags: FeatureFlags,
 }
 
+/// The API key a gateway integration uses to send events to `POST /v1/ingest`,
+/// known only by its hash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IntegrationKey {
+    /// Hex SHA-256 of the key.
+    pub key_hash: String,
+    /// Integration the key authenticates; also the `source` of its events.
+    pub integration_id: String,
+    /// Whether the key may be used.
+    pub status: Status,
+}
+
 /// A product: the unit tenants subscribe to and are billed for.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Product {
