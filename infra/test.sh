@@ -14,7 +14,11 @@ if [ ! -x .venv/bin/cfn-lint ] || [ ! -x .venv/bin/sam ] || [ ! -x .venv/bin/mot
     .venv/bin/pip install --quiet --disable-pip-version-check -r infra/requirements-dev.txt
 fi
 
-infra/emulator.sh start
-trap 'infra/emulator.sh stop' EXIT
+# Stop the emulator afterwards only if this script started it, so a running
+# demo store survives a test run.
+if ! infra/emulator.sh status >/dev/null 2>&1; then
+    infra/emulator.sh start
+    trap 'infra/emulator.sh stop' EXIT
+fi
 
 cargo test --workspace --all-targets --locked "$@"

@@ -52,37 +52,63 @@ pub enum EnvelopeError {
 /// Parses and checks a message body.
 pub fn decode(body: &str) -> Result<Envelope, EnvelopeError> {
     let envelope: Envelope = serde_json::from_str(body)?;
-    if envelope.schema != SCHEMA {
-        return Err(EnvelopeError::UnsupportedSchema {
-            found: envelope.schema,
+    check_schema(envelope.schema.clone())?;
+    Ok(envelope)
+}
+
+/// A message body whose records are still raw JSON.
+#[derive(Deserialize)]
+struct RawEnvelope {
+    schema: String,
+    records: Vec<serde_json::Value>,
+}
+
+/// Parses a message body and checks its schema, but leaves each record as
+/// raw JSON, so that the caller can read (and reject) the records one by one.
+pub fn decode_raw(body: &str) -> Result<Vec<serde_json::Value>, EnvelopeError> {
+    let envelope: RawEnvelope = serde_json::from_str(body)?;
+    check_schema(envelope.schema)?;
+    Ok(envelope.records)
+}
+
+fn check_schema(schema: String) -> Result<(), EnvelopeError> {
+    if schema == SCHEMA {
+        return Ok(());
+    }
+    Err(EnvelopeError::UnsupportedSchema { found: schema })
+}
+
+/// Checks that `record` fits into one message body of at most `max_bytes`,
+/// envelope included, as [`pack`] requires.
+pub fn check_record_size(record: &MeteringRecord, max_bytes: usize) -> Result<(), EnvelopeError> {
+    serialize_record(record, max_bytes).map(|_| ())
+}
+
+fn serialize_record(record: &MeteringRecord, max_bytes: usize) -> Result<String, EnvelopeError> {
+    let json = serde_json::to_string(record)?;
+    if ENVELOPE_OVERHEAD + json.len() > max_bytes {
+        return Err(EnvelopeError::RecordTooLarge {
+            idempotency_key: record.idempotency_key().to_owned(),
+            size: json.len(),
+            limit: max_bytes,
         });
     }
-    Ok(envelope)
+    Ok(json)
 }
 
 /// Packs records into as few message bodies as fit within `max_bytes` each.
 pub fn pack(records: &[MeteringRecord], max_bytes: usize) -> Result<Vec<String>, EnvelopeError> {
-    let header = format!("{{\"schema\":\"{SCHEMA}\",\"records\":[");
-    let footer = "]}";
-    let overhead = header.len() + footer.len();
-
+    let header = envelope_header();
     let mut bodies = Vec::new();
     let mut current = String::new();
 
     for record in records {
-        let json = serde_json::to_string(record)?;
-        if overhead + json.len() > max_bytes {
-            return Err(EnvelopeError::RecordTooLarge {
-                idempotency_key: record.idempotency_key().to_owned(),
-                size: json.len(),
-                limit: max_bytes,
-            });
-        }
+        let json = serialize_record(record, max_bytes)?;
 
         // One more byte for the comma between records.
         let separator = usize::from(!current.is_empty());
-        if !current.is_empty() && overhead + current.len() + separator + json.len() > max_bytes {
-            bodies.push(format!("{header}{current}{footer}"));
+        if !current.is_empty() && ENVELOPE_OVERHEAD + current.len() + separator + json.len() > max_bytes {
+            bodies.push(format!("{header}{current}{ENVELOPE_FOOTER}"));
             current.clear();
         }
 
@@ -93,10 +119,22 @@ pub fn pack(records: &[MeteringRecord], max_bytes: usize) -> Result<Vec<String>,
     }
 
     if !current.is_empty() {
-        bodies.push(format!("{header}{current}{footer}"));
+        bodies.push(format!("{header}{current}{ENVELOPE_FOOTER}"));
     }
     Ok(bodies)
 }
+
+/// Text of a message body before its first record.
+fn envelope_header() -> String {
+    format!("{{\"schema\":\"{SCHEMA}\",\"records\":[")
+}
+
+/// Text of a message body after its last record.
+const ENVELOPE_FOOTER: &str = "]}";
+
+/// Bytes of a message body that are not records: the header and the footer.
+const ENVELOPE_OVERHEAD: usize =
+    r#"{"schema":""#.len() + SCHEMA.len() + r#"","records":["#.len() + ENVELOPE_FOOTER.len();
 
 #[cfg(test)]
 mod tests {
@@ -142,6 +180,54 @@ mod tests {
     fn pack_rejects_oversized_record() {
         let error = pack(&[rejected(1)], 50).unwrap_err();
         assert!(matches!(error, EnvelopeError::RecordTooLarge { .. }));
+    }
+
+    #[test]
+    fn envelope_overhead_matches_header() {
+        assert_eq!(ENVELOPE_OVERHEAD, envelope_header().len() + ENVELOPE_FOOTER.len());
+    }
+
+    #[test]
+    fn check_record_size_accepts_record_that_packs() {
+        let record = rejected(1);
+        let size = pack(std::slice::from_ref(&record), DEFAULT_MAX_MESSAGE_BYTES).unwrap()[0].len();
+
+        assert!(check_record_size(&record, size).is_ok());
+        assert!(pack(std::slice::from_ref(&record), size).is_ok());
+    }
+
+    #[test]
+    fn check_record_size_rejects_one_byte_less() {
+        let record = rejected(1);
+        let size = pack(std::slice::from_ref(&record), DEFAULT_MAX_MESSAGE_BYTES).unwrap()[0].len();
+
+        let error = check_record_size(&record, size - 1).unwrap_err();
+        assert!(matches!(error, EnvelopeError::RecordTooLarge { idempotency_key, .. } if idempotency_key == "key-1"));
+    }
+
+    #[test]
+    fn decode_raw_keeps_unparsable_records() {
+        let body = format!(
+            r#"{{"schema":"{SCHEMA}","records":[{},{{"type":"usage","status":"abc"}}]}}"#,
+            serde_json::to_string(&rejected(1)).unwrap()
+        );
+
+        let records = decode_raw(&body).unwrap();
+
+        assert_eq!(records.len(), 2);
+        assert_eq!(serde_json::from_value::<MeteringRecord>(records[0].clone()).unwrap(), rejected(1));
+        assert!(serde_json::from_value::<MeteringRecord>(records[1].clone()).is_err());
+    }
+
+    #[test]
+    fn decode_raw_rejects_unknown_schema() {
+        let error = decode_raw(r#"{"schema":"other","records":[]}"#).unwrap_err();
+        assert!(matches!(error, EnvelopeError::UnsupportedSchema { .. }));
+    }
+
+    #[test]
+    fn decode_raw_rejects_plain_text() {
+        assert!(matches!(decode_raw("Test message."), Err(EnvelopeError::Malformed(_))));
     }
 
     #[test]

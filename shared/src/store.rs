@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 
+use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::AttributeValue;
 
 /// A DynamoDB item as the SDK returns it.
@@ -11,15 +12,21 @@ pub type Item = HashMap<String, AttributeValue>;
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// The DynamoDB call itself failed (network, throttling, service error).
-    #[error("DynamoDB {operation} on table {table} failed: {source}")]
+    #[error("DynamoDB {operation} on table {table} failed: {detail}")]
     Dynamo {
         /// SDK operation name, such as `GetItem`.
         operation: &'static str,
         /// Table name.
         table: String,
-        /// The SDK error.
-        #[source]
-        source: Box<dyn std::error::Error + Send + Sync>,
+        /// Whether DynamoDB could not be reached or was overloaded (connection
+        /// failure, timeout, throttling, 5xx), as opposed to rejecting the
+        /// request (missing table, access denied, invalid request).
+        unavailable: bool,
+        /// The SDK error with its causes, such as `ResourceNotFoundException: ...`.
+        detail: String,
+        /// The SDK error. It is not the error's `source()` because `detail`
+        /// already carries its causes, and reports would repeat them.
+        cause: Box<dyn std::error::Error + Send + Sync>,
     },
 
     /// An item exists but does not have the expected shape.
@@ -34,10 +41,22 @@ pub enum StoreError {
         /// What is wrong with it.
         reason: String,
     },
+
+    /// A conditional write found no item to change.
+    #[error("{entity} {id} not found in table {table}")]
+    NotFound {
+        /// Table name.
+        table: String,
+        /// Kind of item, such as `integration`.
+        entity: &'static str,
+        /// Id of the missing item.
+        id: String,
+    },
 }
 
 impl StoreError {
-    /// Wraps an SDK error with the operation and table it came from.
+    /// Wraps an error of a DynamoDB call that is not an [`SdkError`], such as
+    /// a request that could not be built; it never counts as unavailable.
     pub fn dynamo<E>(operation: &'static str, table: &str, source: E) -> Self
     where
         E: std::error::Error + Send + Sync + 'static,
@@ -45,10 +64,69 @@ impl StoreError {
         StoreError::Dynamo {
             operation,
             table: table.to_owned(),
-            source: Box::new(source),
+            unavailable: false,
+            detail: DisplayErrorContext(&source).to_string(),
+            cause: Box::new(source),
         }
     }
+
+    /// Wraps an SDK error with the operation and table it came from, and
+    /// records whether it means DynamoDB was unavailable.
+    pub fn from_sdk<E, R>(operation: &'static str, table: &str, source: SdkError<E, R>) -> Self
+    where
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+        R: std::fmt::Debug + Send + Sync + 'static,
+    {
+        let unavailable = match &source {
+            SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) | SdkError::ResponseError(_) => true,
+            SdkError::ServiceError(context) => {
+                let code = context.err().code().unwrap_or_default();
+                THROTTLING_CODES.contains(&code) || code.starts_with("InternalServer")
+                    || code == "ServiceUnavailable"
+            }
+            _ => false,
+        };
+
+        StoreError::Dynamo {
+            operation,
+            table: table.to_owned(),
+            unavailable,
+            detail: sdk_error_detail(&source),
+            cause: Box::new(source),
+        }
+    }
+
+    /// Whether the error means DynamoDB could not be reached or was
+    /// overloaded, rather than a rejected request or invalid data.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, StoreError::Dynamo { unavailable: true, .. })
+    }
 }
+
+/// Describes an SDK error in one line: the service's error code and message,
+/// or the transport failure with its causes.
+fn sdk_error_detail<E, R>(error: &SdkError<E, R>) -> String
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    match error {
+        SdkError::ServiceError(context) => {
+            let code = context.err().code().unwrap_or("unknown error code");
+            let message = context.err().message().unwrap_or("no message");
+            format!("{code}: {message}")
+        }
+        other => DisplayErrorContext(other).to_string(),
+    }
+}
+
+/// DynamoDB error codes that mean the request was throttled.
+const THROTTLING_CODES: [&str; 4] = [
+    "ProvisionedThroughputExceededException",
+    "ThrottlingException",
+    "RequestLimitExceeded",
+    "LimitExceededException",
+];
 
 /// Reads a string attribute.
 pub fn string(item: &Item, name: &str) -> Option<String> {

@@ -96,7 +96,7 @@ impl DynamoUsage {
                 .set_exclusive_start_key(start_key)
                 .send()
                 .await
-                .map_err(|err| StoreError::dynamo("Query", &self.table, err))?;
+                .map_err(|err| StoreError::from_sdk("Query", &self.table, err))?;
 
             rows.extend(output.items().iter().filter_map(AggregateRow::from_item));
             start_key = output.last_evaluated_key;
@@ -120,7 +120,7 @@ impl DynamoUsage {
                 .set_exclusive_start_key(start_key)
                 .send()
                 .await
-                .map_err(|err| StoreError::dynamo("Scan", &self.table, err))?;
+                .map_err(|err| StoreError::from_sdk("Scan", &self.table, err))?;
 
             rows.extend(output.items().iter().filter_map(AggregateRow::from_item));
             start_key = output.last_evaluated_key;
@@ -152,7 +152,7 @@ impl UsageStore for DynamoUsage {
             )
             .send()
             .await
-            .map_err(|err| StoreError::dynamo("GetItem", &self.table, err))?;
+            .map_err(|err| StoreError::from_sdk("GetItem", &self.table, err))?;
 
         Ok(output.item.as_ref().and_then(|item| number(item, "value")).unwrap_or(0))
     }

@@ -793,6 +793,23 @@ async fn unreachable_dynamodb_fails_open() {
 }
 
 #[tokio::test]
+async fn fail_open_keeps_missing_table_closed() {
+    let stack = Stack::new().await;
+    let config = Config {
+        fail_open: true,
+        catalog_table: format!("{}-missing", stack.deployment.catalog_table()),
+        ..config(&stack, Duration::ZERO)
+    };
+    let authorizer = from_sdk(&stack.sdk, &config);
+
+    let rest = rest_request(PETSTORE_API, "GET", "/pets", "/pets", identity("acme", ACME_KEY));
+    let response = authorizer.handle(rest).await.unwrap();
+    assert_eq!(reason(&response), Some("entitlement_unavailable"));
+    assert!(resources(&response, "Allow").is_empty());
+    assert!(response["context"].get("failOpen").is_none());
+}
+
+#[tokio::test]
 async fn fail_open_still_rejects_missing_key() {
     let stack = Stack::new().await;
     let config = Config {

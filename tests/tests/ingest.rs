@@ -11,7 +11,9 @@ use std::time::Duration;
 use aforo::envelope::{self, DEFAULT_MAX_MESSAGE_BYTES};
 use aforo::event::{MeteringEvent, MeteringRecord, METRIC_LATENCY_MS, METRIC_REQUESTS, METRIC_RESPONSE_BYTES};
 use aforo::keys;
-use aforo::ledger::{CommitOutcome, DynamoLedger, LedgerEntry, LedgerStore};
+use aforo::ledger::{
+    CommitOutcome, DynamoLedger, LedgerEntry, LedgerStore, INVALID_RECORD_SOURCE, INVALID_RECORD_SUBJECT,
+};
 use aforo::period::Granularity;
 use aforo::usage::DynamoUsage;
 use aforo_tests::Stack;
@@ -692,6 +694,132 @@ async fn conflict_on_every_attempt_fails_message() {
     assert_eq!(summary.accepted, 0);
     assert_eq!(summary.duplicates, 0);
     assert!(totals(&stack, "acme").await.is_empty());
+}
+
+// ---------------------------------------------------------------------------
+// Invalid records and entries
+
+/// Sums the `lines` of one granularity that ingest recorded as invalid records.
+async fn invalid_record_lines(stack: &Stack, granularity: Granularity) -> u64 {
+    let usage = DynamoUsage::new(stack.dynamodb.clone(), stack.deployment.usage_table());
+    usage
+        .rows(&keys::rejected_pk(INVALID_RECORD_SOURCE))
+        .await
+        .unwrap()
+        .iter()
+        .filter(|row| row.granularity == granularity && row.subject == INVALID_RECORD_SUBJECT)
+        .map(|row| row.value)
+        .sum()
+}
+
+fn raw_body(records: &[Value]) -> String {
+    json!({"schema": envelope::SCHEMA, "records": records}).to_string()
+}
+
+#[tokio::test]
+async fn ledger_fails_only_invalid_entries() {
+    let stack = Stack::new().await;
+    let records = requests("r", "acme", march(12, 10), 2);
+    let long_tenant = usage("long", &"t".repeat(3_000), "pets", march(12, 10), 10, 1);
+    let mut empty_key = LedgerEntry::from_record(&usage("empty", "acme", "pets", march(12, 10), 10, 1));
+    empty_key.idempotency_key.clear();
+    let entries = [
+        LedgerEntry::from_record(&records[0]),
+        LedgerEntry::from_record(&long_tenant),
+        empty_key,
+        LedgerEntry::from_record(&records[1]),
+    ];
+
+    let outcomes = ledger_on(&stack, stack.dynamodb.clone(), 8).commit(&entries).await;
+
+    assert_eq!(outcomes[0], CommitOutcome::Accepted);
+    assert!(matches!(&outcomes[1], CommitOutcome::Failed(reason) if reason.contains("ValidationException")), "{:?}", outcomes[1]);
+    assert!(matches!(&outcomes[2], CommitOutcome::Failed(reason) if reason.contains("ValidationException")), "{:?}", outcomes[2]);
+    assert_eq!(outcomes[3], CommitOutcome::Accepted);
+    assert_eq!(totals(&stack, "acme").await, expected_totals(&records, "acme"));
+}
+
+#[tokio::test]
+async fn ledger_retries_rejected_group_entry_by_entry() {
+    let stack = Stack::new().await;
+    // Two non-zero metrics (requests, response_bytes) in three periods: 6 updates.
+    let records = requests("r", "acme", march(12, 11), 1);
+    // Three non-zero metrics in three periods: 9 updates.
+    let long_tenant = usage("long", &"t".repeat(3_000), "pets", march(12, 11), 10, 1);
+    let entries = [LedgerEntry::from_record(&records[0]), LedgerEntry::from_record(&long_tenant)];
+    let fault = Fault::new(FaultKind::None, 0);
+
+    let outcomes = ledger_on(&stack, client_with(&stack, &fault), 8).commit(&entries).await;
+
+    assert_eq!(outcomes[0], CommitOutcome::Accepted);
+    assert!(matches!(outcomes[1], CommitOutcome::Failed(_)));
+    // The whole group once, rejected without a write, then each entry on its own.
+    assert_eq!(fault.actions_per_call(), [2 + 6 + 9, 1 + 6, 1 + 9]);
+    assert_eq!(totals(&stack, "acme").await, expected_totals(&records, "acme"));
+}
+
+#[tokio::test]
+async fn ledger_error_names_cause_once() {
+    let stack = Stack::new().await;
+    let records = requests("r", "acme", march(12, 12), 1);
+    let ledger = DynamoLedger::new(stack.dynamodb.clone(), "no-such-dedupe", "no-such-usage", Duration::from_secs(60), 1);
+
+    let outcomes = ledger.commit(&[LedgerEntry::from_record(&records[0])]).await;
+
+    let CommitOutcome::Failed(reason) = &outcomes[0] else {
+        panic!("expected a failure, got {:?}", outcomes[0]);
+    };
+    assert_eq!(reason.matches("ResourceNotFoundException").count(), 1, "{reason}");
+}
+
+#[tokio::test]
+async fn ingest_records_invalid_beside_good_records() {
+    let stack = Stack::new().await;
+    let records = requests("r", "acme", march(13, 10), 3);
+    let mut long_tenant = serde_json::to_value(usage("long", "acme", "pets", march(13, 10), 10, 1)).unwrap();
+    long_tenant["tenant_id"] = json!("t".repeat(3_000));
+    let mut bad_status = serde_json::to_value(&records[2]).unwrap();
+    bad_status["status"] = json!("abc");
+    let first = raw_body(&[
+        serde_json::to_value(&records[0]).unwrap(),
+        long_tenant,
+        serde_json::to_value(&records[1]).unwrap(),
+    ]);
+    let second = raw_body(&[bad_status, serde_json::to_value(&records[2]).unwrap()]);
+    let event = json!({"Records": [sqs_record("m-0", &first), sqs_record("m-1", &second)]});
+    let ingest = handler(&stack);
+
+    let (response, summary) = ingest.handle(event.clone()).await.unwrap();
+
+    assert!(response.batch_item_failures.is_empty());
+    assert_eq!(summary.records, 3);
+    assert_eq!(summary.accepted, 3);
+    assert_eq!(summary.invalid_records, 2);
+    assert_eq!(totals(&stack, "acme").await, expected_totals(&records, "acme"));
+    assert_eq!(invalid_record_lines(&stack, Granularity::Month).await, 2);
+    assert_eq!(invalid_record_lines(&stack, Granularity::Hour).await, 2);
+
+    let (redelivery, summary) = ingest.handle(event).await.unwrap();
+    assert!(redelivery.batch_item_failures.is_empty());
+    assert_eq!(summary.duplicates, 3);
+    assert_eq!(totals(&stack, "acme").await, expected_totals(&records, "acme"));
+    assert_eq!(invalid_record_lines(&stack, Granularity::Month).await, 2);
+}
+
+#[tokio::test]
+async fn ingest_records_record_with_empty_key() {
+    let stack = Stack::new().await;
+    let records = requests("r", "acme", march(13, 11), 1);
+    let mut empty_key = serde_json::to_value(&records[0]).unwrap();
+    empty_key["idempotency_key"] = json!("");
+    let body = raw_body(&[empty_key, serde_json::to_value(&records[0]).unwrap()]);
+
+    let (response, summary) = handler(&stack).handle(json!({"Records": [sqs_record("m-0", &body)]})).await.unwrap();
+
+    assert!(response.batch_item_failures.is_empty());
+    assert_eq!(summary.accepted, 1);
+    assert_eq!(summary.invalid_records, 1);
+    assert_eq!(totals(&stack, "acme").await, expected_totals(&records, "acme"));
 }
 
 // ---------------------------------------------------------------------------

@@ -11,8 +11,8 @@ use aforo::catalog::{DynamoCatalog, FeatureFlags, GatewayKind, Integration, Prod
 use aforo::cwl::{self, LogEvent, LogsData};
 use aforo::envelope;
 use aforo::event::{
-    MeteringEvent, MeteringRecord, RejectReason, UnattributedReason, METRIC_LATENCY_MS, METRIC_REQUESTS,
-    METRIC_RESPONSE_BYTES,
+    MeteringEvent, MeteringRecord, RejectReason, RejectedLine, UnattributedReason, METRIC_LATENCY_MS,
+    METRIC_REQUESTS, METRIC_RESPONSE_BYTES,
 };
 use aforo::keys::idempotency_key;
 use aforo::route::RouteKey;
@@ -155,8 +155,13 @@ fn event_id(n: usize) -> String {
 
 /// Builds a subscription delivery of `messages`, one log event each.
 fn delivery(messages: Vec<String>) -> Value {
+    delivery_of_type("DATA_MESSAGE", messages)
+}
+
+/// Builds a subscription delivery with `messageType` set to `message_type`.
+fn delivery_of_type(message_type: &str, messages: Vec<String>) -> Value {
     let data = LogsData {
-        message_type: "DATA_MESSAGE".to_owned(),
+        message_type: message_type.to_owned(),
         owner: "123456789012".to_owned(),
         log_group: LOG_GROUP.to_owned(),
         log_stream: "stream-1".to_owned(),
@@ -821,4 +826,217 @@ async fn from_sdk_decodes_sample_event() {
         })
         .collect();
     assert_eq!(tenants, vec!["acme", "acme", "acme"]);
+}
+
+// ---------------------------------------------------------------- bad input
+
+fn rejected_lines(records: &[MeteringRecord]) -> Vec<&RejectedLine> {
+    records
+        .iter()
+        .filter_map(|record| match record {
+            MeteringRecord::Rejected(line) => Some(line),
+            _ => None,
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn oversize_fields_reject_only_their_lines() {
+    let stack = Stack::new().await;
+    let catalog = seed_catalog(&stack).await;
+    let decoder = decoder(&stack, catalog, stack.sqs.clone(), 262_144);
+
+    let mut huge_id = rest_line(1, REST_API, "GET", "/pets", 200, "acme");
+    huge_id["extendedRequestId"] = json!("e".repeat(300_000));
+    let mut long_tenant = rest_line(2, REST_API, "GET", "/pets", 200, "acme");
+    long_tenant["tenantId"] = json!("t".repeat(3_000));
+    let mut long_path = rest_line(3, REST_API, "GET", "/pets", 200, "acme");
+    long_path["resourcePath"] = json!(format!("/{}", "p".repeat(3_000)));
+    let event = delivery(lines(vec![
+        rest_line(0, REST_API, "GET", "/pets", 200, "acme"),
+        huge_id,
+        long_tenant,
+        long_path,
+    ]));
+
+    let summary = decoder.handle(event).await.unwrap();
+
+    assert_eq!(summary.usage, 1);
+    assert_eq!(summary.rejected, 3);
+    let records = records_of(&drain_queue(&stack).await);
+    let rejected = rejected_lines(&records);
+    let details: Vec<_> = rejected.iter().map(|line| line.detail.as_str()).collect();
+    assert!(details[0].starts_with("line is "), "{}", details[0]);
+    assert_eq!(details[1], "tenantId is 3000 bytes, over the 128-byte limit");
+    assert_eq!(details[2], "resourcePath is 3001 bytes, over the 2048-byte limit");
+    assert_eq!(rejected[0].reason, RejectReason::NotAccessLog);
+    assert_eq!(rejected[1].reason, RejectReason::InvalidField);
+    assert_eq!(rejected[1].source, "aws-rest-petstore");
+    assert_eq!(rejected[1].log_event_id, event_id(2));
+}
+
+#[tokio::test]
+async fn oversize_record_becomes_rejected_line() {
+    let stack = Stack::new().await;
+    let catalog = seed_catalog(&stack).await;
+    let max_message_bytes = 1_024;
+    let decoder = decoder(&stack, catalog, stack.sqs.clone(), max_message_bytes);
+
+    // Within the parser's bounds, but the record does not fit into 1,024 bytes.
+    let mut long_path = rest_line(1, REST_API, "GET", "/pets", 200, "acme");
+    long_path["resourcePath"] = json!(format!("/{}", "p".repeat(1_500)));
+    let event = delivery(lines(vec![long_path, rest_line(2, REST_API, "GET", "/pets", 200, "acme")]));
+
+    let summary = decoder.handle(event).await.unwrap();
+
+    assert_eq!(summary.usage, 1);
+    assert_eq!(summary.unattributed, 0);
+    assert_eq!(summary.rejected, 1);
+    let bodies = drain_queue(&stack).await;
+    assert!(bodies.iter().all(|body| body.len() <= max_message_bytes));
+    let records = records_of(&bodies);
+    let rejected = rejected_lines(&records);
+    assert_eq!(rejected.len(), 1);
+    assert_eq!(rejected[0].reason, RejectReason::InvalidField);
+    assert!(
+        rejected[0].detail.ends_with("bytes, over the 1024-byte message limit"),
+        "{}",
+        rejected[0].detail
+    );
+    assert_eq!(rejected[0].source, "aws-rest-petstore");
+    assert_eq!(rejected[0].log_event_id, event_id(0));
+}
+
+#[tokio::test]
+async fn invalid_metrics_left_out_and_billed() {
+    let stack = Stack::new().await;
+    let catalog = seed_catalog(&stack).await;
+    let decoder = decoder(&stack, catalog, stack.sqs.clone(), 262_144);
+
+    let values = ["-5", "18446744073709551616", "1e3"]
+        .iter()
+        .enumerate()
+        .map(|(n, value)| {
+            let mut line = rest_line(n, REST_API, "GET", "/pets", 200, "acme");
+            line["responseLength"] = json!(value);
+            line
+        })
+        .collect();
+    let mut bad_latency = rest_line(3, REST_API, "GET", "/pets", 200, "acme");
+    bad_latency["responseLatency"] = json!("-5");
+    let mut lines_in = lines(values);
+    lines_in.push(bad_latency.to_string());
+
+    let summary = decoder.handle(delivery(lines_in)).await.unwrap();
+
+    assert_eq!(summary.usage, 4);
+    assert_eq!(summary.rejected, 0);
+    assert_eq!(summary.invalid_metrics, 4);
+    let records = records_of(&drain_queue(&stack).await);
+    for record in &records[0..3] {
+        let MeteringRecord::Usage(event) = record else {
+            panic!("expected usage, got {record:?}");
+        };
+        assert_eq!(event.metrics.get(METRIC_RESPONSE_BYTES), None);
+        assert_eq!(event.metrics.get(METRIC_REQUESTS), Some(&1));
+        assert_eq!(event.metrics.get(METRIC_LATENCY_MS), Some(&15));
+    }
+    let MeteringRecord::Usage(last) = &records[3] else {
+        panic!("expected usage, got {:?}", records[3]);
+    };
+    assert_eq!(last.metrics.get(METRIC_LATENCY_MS), None);
+    assert_eq!(last.metrics.get(METRIC_RESPONSE_BYTES), Some(&120));
+}
+
+#[tokio::test]
+async fn decimal_status_stays_invalid_field() {
+    let stack = Stack::new().await;
+    let catalog = seed_catalog(&stack).await;
+    let decoder = decoder(&stack, catalog, stack.sqs.clone(), 262_144);
+    let mut line = rest_line(1, REST_API, "GET", "/pets", 200, "acme");
+    line["status"] = json!("200.0");
+
+    let summary = decoder.handle(delivery(lines(vec![line]))).await.unwrap();
+
+    assert_eq!(summary.usage, 0);
+    assert_eq!(summary.rejected, 1);
+    let records = records_of(&drain_queue(&stack).await);
+    assert_eq!(rejected_lines(&records)[0].reason, RejectReason::InvalidField);
+}
+
+#[tokio::test]
+async fn out_of_range_times_rejected() {
+    let stack = Stack::new().await;
+    let catalog = seed_catalog(&stack).await;
+    let decoder = decoder(&stack, catalog, stack.sqs.clone(), 262_144);
+    // 1969-12-31T23:59:59Z and 10000-01-01T00:00:00Z.
+    let values = ["-1000", "253402300800000"]
+        .iter()
+        .enumerate()
+        .map(|(n, epoch)| {
+            let mut line = rest_line(n, REST_API, "GET", "/pets", 200, "acme");
+            line["requestTimeEpoch"] = json!(epoch);
+            line
+        })
+        .collect();
+
+    let summary = decoder.handle(delivery(lines(values))).await.unwrap();
+
+    assert_eq!(summary.usage, 0);
+    assert_eq!(summary.rejected, 2);
+    let records = records_of(&drain_queue(&stack).await);
+    for line in rejected_lines(&records) {
+        assert_eq!(line.reason, RejectReason::InvalidField);
+        assert!(line.detail.starts_with("requestTimeEpoch is outside"), "{}", line.detail);
+    }
+}
+
+#[tokio::test]
+async fn unknown_message_type_fails_delivery() {
+    let stack = Stack::new().await;
+    let catalog = seed_catalog(&stack).await;
+    let decoder = decoder(&stack, catalog, stack.sqs.clone(), 262_144);
+    let event = delivery_of_type(
+        "SURPRISE_MESSAGE",
+        lines(vec![rest_line(1, REST_API, "GET", "/pets", 200, "acme")]),
+    );
+
+    let error = decoder.handle(event).await.unwrap_err();
+
+    assert!(matches!(error, DecoderError::UnknownMessageType { .. }), "{error:?}");
+    assert_eq!(error.kind(), "UnknownMessageType");
+    assert!(error.to_string().contains("\"SURPRISE_MESSAGE\""), "{error}");
+    assert!(drain_queue(&stack).await.is_empty());
+}
+
+#[tokio::test]
+async fn control_message_sends_nothing() {
+    let stack = Stack::new().await;
+    let catalog = seed_catalog(&stack).await;
+    let decoder = decoder(&stack, catalog, stack.sqs.clone(), 262_144);
+    let event = delivery_of_type(
+        "CONTROL_MESSAGE",
+        lines(vec![rest_line(1, REST_API, "GET", "/pets", 200, "acme")]),
+    );
+
+    let summary = decoder.handle(event).await.unwrap();
+
+    assert_eq!(summary, DecodeSummary::default());
+    assert!(drain_queue(&stack).await.is_empty());
+}
+
+#[tokio::test]
+async fn catalog_failure_names_cause_once() {
+    let stack = Stack::new().await;
+    let catalog = DynamoCatalog::new(stack.dynamodb.clone(), "no-such-catalog-table");
+    let decoder = decoder(&stack, catalog, stack.sqs.clone(), 262_144);
+    let event = delivery(lines(vec![rest_line(1, REST_API, "GET", "/pets", 200, "acme")]));
+
+    let error = decoder.handle(event).await.unwrap_err();
+
+    let message = error.to_string();
+    assert_eq!(error.kind(), "CatalogUnavailable");
+    assert_eq!(message.matches("ResourceNotFoundException").count(), 1, "{message}");
+    assert!(message.contains(&event_id(0)), "{message}");
+    assert!(std::error::Error::source(&error).is_none());
 }

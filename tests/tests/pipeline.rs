@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 
 use aforo::catalog::DynamoCatalog;
 use aforo::period::Granularity;
-use aforo_cli::demo::traffic::Decision;
+use aforo_cli::demo::traffic::{Decision, Request};
+use aforo_client::{Attribution, EventStatus};
 use aforo_cli::demo::{self, DemoReport};
 use aforo_cli::report::{pivot, Totals};
 use aforo_cli::seed::{self, Seed};
@@ -22,25 +23,47 @@ async fn run_demo() -> (Stack, DemoReport) {
     (stack, report)
 }
 
-/// Billable usage per (tenant, product, month) computed from the requests
-/// the authorizer allowed, independently of the pipeline.
-fn expected_usage(report: &DemoReport) -> BTreeMap<(String, String, String), Totals> {
-    let mut expected = BTreeMap::new();
-    for (request, decision) in &report.requests {
-        let Decision::Allow { tenant_id } = decision else {
-            continue;
-        };
-        if request.backend_status >= 500 {
-            continue;
-        }
+fn product_of(request: &Request) -> String {
+    request.resource.trim_start_matches('/').split('/').next().unwrap().to_owned()
+}
 
-        let product = request.resource.trim_start_matches('/').split('/').next().unwrap().to_owned();
+/// Billable usage per (tenant, product, month) computed from what was sent,
+/// independently of the pipeline: AWS requests the authorizer allowed with a
+/// status below 500, and gateway events the ingest API accepted as usage.
+fn expected_usage(report: &DemoReport) -> BTreeMap<(String, String, String), Totals> {
+    let mut expected: BTreeMap<(String, String, String), Totals> = BTreeMap::new();
+    let mut add = |tenant: &str, request: &Request| {
         let month = Granularity::Month.period_start(request.at);
-        let totals: &mut Totals = expected.entry((tenant_id.clone(), product, month)).or_default();
+        let totals = expected.entry((tenant.to_owned(), product_of(request), month)).or_default();
         totals.requests += 1;
         totals.bytes += request.response_length;
+    };
+
+    for (request, decision) in &report.requests {
+        if let Decision::Allow { tenant_id } = decision {
+            if request.backend_status < 500 {
+                add(tenant_id, request);
+            }
+        }
+    }
+    for send in &report.gateways {
+        for (index, result) in send.report.results() {
+            if result.status == EventStatus::Accepted && result.attribution == Some(Attribution::Usage) {
+                let request = &send.requests[index];
+                add(request.caller.tenant_header.as_deref().unwrap(), request);
+            }
+        }
     }
     expected
+}
+
+fn gateway_unattributed(report: &DemoReport) -> u64 {
+    report
+        .gateways
+        .iter()
+        .flat_map(|send| send.report.results())
+        .filter(|(_, result)| result.attribution == Some(Attribution::Unattributed))
+        .count() as u64
 }
 
 fn actual_usage(rows: &[aforo::usage::AggregateRow], granularity: Granularity) -> BTreeMap<(String, String, String), Totals> {
@@ -94,12 +117,44 @@ async fn pipeline_keeps_unattributed_and_rejected() {
     let rejected = pivot(&report.rows, "REJECTED#", &[Granularity::Month]);
 
     // Eleven public access-log lines carry no known API; three sample lines are not access logs.
+    let expected_unattributed = 11 + gateway_unattributed(&report);
     let unattributed_requests: u64 = unattributed.values().map(|t| t.requests).sum();
     let rejected_lines: u64 = rejected.values().map(|t| t.requests).sum();
-    assert_eq!(unattributed_requests, 11);
+    assert!(gateway_unattributed(&report) > 0);
+    assert_eq!(unattributed_requests, expected_unattributed);
     assert_eq!(rejected_lines, 3);
-    assert_eq!(report.ingest.summary.unattributed, 11);
+    assert_eq!(report.ingest.summary.unattributed as u64, expected_unattributed);
     assert_eq!(report.ingest.summary.rejected, 3);
+}
+
+#[tokio::test]
+async fn pipeline_rolls_up_gateways_into_one_record() {
+    let (_stack, report) = run_demo().await;
+    let by_source = aforo_cli::demo::requests_by_source(&report);
+    let key = ("acme".to_owned(), "pets".to_owned(), "2026-11".to_owned());
+
+    let sources: Vec<&str> = by_source
+        .iter()
+        .filter(|((row, _), count)| *row == key && **count > 0)
+        .map(|((_, source), _)| source.as_str())
+        .collect();
+    for source in ["aws-rest-petstore", "kong-edge", "azure-apim-west"] {
+        assert!(sources.contains(&source), "acme's pets usage has no requests from {source}: {sources:?}");
+    }
+
+    let sum: u64 = by_source.iter().filter(|((row, _), _)| *row == key).map(|(_, count)| count).sum();
+    let rows = pivot(&report.rows, "TENANT#", &[Granularity::Month]);
+    let usage_row = rows[&(key.0.clone(), key.1.clone(), Granularity::Month, key.2.clone())];
+    assert_eq!(usage_row.requests, sum);
+}
+
+#[tokio::test]
+async fn pipeline_replays_gateway_requests() {
+    let (_stack, report) = run_demo().await;
+
+    let batches: Vec<_> = report.replay_gateways.iter().flat_map(|send| &send.report.batches).collect();
+    assert!(!batches.is_empty());
+    assert!(batches.iter().all(|batch| batch.replayed), "every gateway request replays its stored response");
 }
 
 #[tokio::test]

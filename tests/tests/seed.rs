@@ -1,6 +1,9 @@
 //! The seed catalog loads into the catalog table and reads back through
-//! `DynamoCatalog`, with API keys stored only as hashes. Invalid seeds are
-//! rejected with an error that names the entry.
+//! `DynamoCatalog`, with tenant API keys and integration ingest keys stored
+//! only as hashes. Invalid seeds are rejected with an error that names the
+//! entry.
+
+use std::collections::BTreeMap;
 
 use aforo::catalog::{CatalogStore, DynamoCatalog, GatewayKind, Status};
 use aforo::keys;
@@ -11,12 +14,22 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{TimeZone, Utc};
 use serde_json::{json, Value};
 
-const PLAINTEXT_KEYS: [&str; 4] = [
+const TENANT_KEYS: [&str; 4] = [
     "ak_acme_4f1c2e9b7d0a",
     "ak_globex_8a3d5f1e2c6b",
     "ak_initech_6b9e4c2a1f3d",
     "ak_hooli_2c7f9a1b5e8d",
 ];
+
+/// The four active non-AWS integrations with their kind and plaintext ingest key.
+const INGEST_KEYS: [(&str, GatewayKind, &str); 4] = [
+    ("kong-edge", GatewayKind::Kong, "ik_kong_5d2a8c41e7f9"),
+    ("apigee-eu", GatewayKind::Apigee, "ik_apigee_9b3e1f6a2c70"),
+    ("azure-apim-west", GatewayKind::AzureApim, "ik_apim_3c8d5e2f1a94"),
+    ("mulesoft-core", GatewayKind::Mulesoft, "ik_mule_7e1b4a9d6c35"),
+];
+
+const RETIRED_INGEST_KEY: &str = "ik_kong_retired_0f0f0f0f";
 
 fn project_seed() -> Seed {
     Seed::from_file(&seed::default_path()).expect("infra/seed/catalog.json is a valid seed")
@@ -72,12 +85,13 @@ async fn seed_load_counts_every_entity() {
     let (_stack, _catalog, counts) = loaded_stack().await;
 
     let expected = SeedCounts {
-        integrations: 1,
-        routes: 6,
+        integrations: 6,
+        routes: 36,
         products: 2,
         plans: 4,
         tenants: 4,
         api_keys: 4,
+        integration_keys: 5,
         subscriptions: 6,
     };
     assert_eq!(counts, expected);
@@ -88,7 +102,7 @@ async fn seed_keys_found_by_hash() {
     let (_stack, catalog, _counts) = loaded_stack().await;
     let tenants = ["acme", "globex", "initech", "hooli"];
 
-    for (plaintext, tenant_id) in PLAINTEXT_KEYS.iter().zip(tenants) {
+    for (plaintext, tenant_id) in TENANT_KEYS.iter().zip(tenants) {
         let api_key = catalog
             .api_key(&keys::api_key_hash(plaintext))
             .await
@@ -113,9 +127,88 @@ async fn seed_stores_no_plaintext_key() {
         }
     }
 
-    for key in PLAINTEXT_KEYS {
+    for key in TENANT_KEYS {
         let leaked = stored.iter().any(|text| text.contains(key));
         assert!(!leaked, "a catalog item contains a plaintext API key");
+    }
+
+    let ingest_keys = INGEST_KEYS.iter().map(|(_, _, key)| *key).chain([RETIRED_INGEST_KEY]);
+    for key in ingest_keys {
+        let leaked = stored.iter().any(|text| text.contains(key));
+        assert!(!leaked, "a catalog item contains a plaintext ingest key");
+    }
+}
+
+#[tokio::test]
+async fn seed_ingest_keys_resolve_to_integrations() {
+    let (_stack, catalog, _counts) = loaded_stack().await;
+
+    for (integration_id, kind, plaintext) in INGEST_KEYS {
+        let key = catalog
+            .integration_key(&keys::api_key_hash(plaintext))
+            .await
+            .unwrap()
+            .unwrap_or_else(|| panic!("no ingest key record for integration {integration_id}"));
+        assert_eq!(key.integration_id, integration_id);
+        assert_eq!(key.status, Status::Active, "{integration_id}");
+
+        let integration = catalog.integration(integration_id).await.unwrap().expect("integration exists");
+        assert_eq!(integration.kind, kind, "{integration_id}");
+        assert_eq!(integration.status, Status::Active, "{integration_id}");
+        assert_eq!(integration.api_id, None, "{integration_id}");
+    }
+}
+
+#[tokio::test]
+async fn seed_unknown_ingest_key_not_found() {
+    let (_stack, catalog, _counts) = loaded_stack().await;
+
+    let unknown = catalog.integration_key(&keys::api_key_hash("ik_nobody_0000")).await.unwrap();
+    assert_eq!(unknown, None);
+
+    // A tenant API key is not an ingest key.
+    let tenant_key = catalog.integration_key(&keys::api_key_hash(TENANT_KEYS[0])).await.unwrap();
+    assert_eq!(tenant_key, None);
+}
+
+#[tokio::test]
+async fn seed_retired_integration_is_suspended() {
+    let (_stack, catalog, _counts) = loaded_stack().await;
+
+    let retired = catalog.integration("kong-retired").await.unwrap().expect("kong-retired exists");
+    assert_eq!(retired.kind, GatewayKind::Kong);
+    assert_eq!(retired.status, Status::Suspended);
+
+    // The key itself stays active, so the ingest API finds the integration and can reject it as disabled.
+    let key = catalog
+        .integration_key(&keys::api_key_hash(RETIRED_INGEST_KEY))
+        .await
+        .unwrap()
+        .expect("the retired key is stored");
+    assert_eq!(key.integration_id, "kong-retired");
+    assert_eq!(key.status, Status::Active);
+}
+
+#[tokio::test]
+async fn seed_routes_match_across_integrations() {
+    let (_stack, catalog, _counts) = loaded_stack().await;
+    let products_by_template = |routes: Vec<aforo::catalog::Route>| -> BTreeMap<String, String> {
+        routes
+            .into_iter()
+            .map(|route| (route.route.to_string(), route.product_id))
+            .collect()
+    };
+
+    let reference = products_by_template(catalog.routes("aws-rest-petstore").await.unwrap());
+    assert_eq!(reference.len(), 6);
+    assert_eq!(reference.get("GET /pets/{petId}").map(String::as_str), Some("pets"));
+    assert_eq!(reference.get("POST /orders").map(String::as_str), Some("orders"));
+
+    let integrations = catalog.integrations().await.unwrap();
+    assert_eq!(integrations.len(), 6);
+    for integration in integrations {
+        let routes = products_by_template(catalog.routes(&integration.id).await.unwrap());
+        assert_eq!(routes, reference, "routes of integration {}", integration.id);
     }
 }
 
@@ -442,4 +535,71 @@ fn misspelled_field_rejected() {
 fn missing_seed_file_rejected() {
     let err = Seed::from_file(std::path::Path::new("/nonexistent/catalog.json")).unwrap_err();
     assert!(matches!(&err, SeedError::Io { .. }), "got {err:?}");
+}
+
+/// Adds a Kong integration with `ingest_key` to [`valid_seed`].
+fn seed_with_ingest_key(integration_id: &str, ingest_key: &str) -> Value {
+    let mut seed = valid_seed();
+    seed["integrations"].as_array_mut().unwrap().push(json!({
+        "id": integration_id,
+        "kind": "kong",
+        "ingest_key": ingest_key,
+        "routes": [{ "method": "GET", "resource_path": "/pets", "product_id": "pets" }]
+    }));
+    seed
+}
+
+#[test]
+fn ingest_key_parses() {
+    let seed = parse(&seed_with_ingest_key("kong", "ik_test_1")).unwrap();
+    assert_eq!(seed.ingest_key_for("kong"), Some("ik_test_1"));
+    assert_eq!(seed.ingest_key_for("gw"), None);
+}
+
+#[test]
+fn shared_ingest_key_rejected_without_key() {
+    let mut seed = seed_with_ingest_key("kong-a", "ik_test_1");
+    let mut twin = seed["integrations"][1].clone();
+    twin["id"] = json!("kong-b");
+    seed["integrations"].as_array_mut().unwrap().push(twin);
+
+    let err = parse(&seed).unwrap_err();
+    let SeedError::Duplicate { kind, id } = &err else {
+        panic!("expected Duplicate, got {err:?}");
+    };
+    assert_eq!(*kind, "ingest key");
+    assert_eq!(id, "of integration kong-b");
+    assert!(!err.to_string().contains("ik_test_1"), "the error shows the key: {err}");
+}
+
+#[test]
+fn ingest_key_equal_to_tenant_key_rejected() {
+    let seed = seed_with_ingest_key("kong", "ak_test_1");
+
+    let err = parse(&seed).unwrap_err();
+    let SeedError::Invalid { entry, reason } = &err else {
+        panic!("expected Invalid, got {err:?}");
+    };
+    assert_eq!(entry, "integration kong");
+    assert!(reason.contains("tenant acme"), "{reason}");
+    assert!(!err.to_string().contains("ak_test_1"), "the error shows the key: {err}");
+}
+
+#[test]
+fn empty_ingest_key_rejected() {
+    let seed = seed_with_ingest_key("kong", " ");
+
+    let err = parse(&seed).unwrap_err();
+    let SeedError::Empty { entry, field } = &err else {
+        panic!("expected Empty, got {err:?}");
+    };
+    assert_eq!(*field, "ingest_key");
+    assert_eq!(entry, "integration kong");
+}
+
+#[test]
+fn ingest_key_debug_is_redacted() {
+    let seed = parse(&seed_with_ingest_key("kong", "ik_test_1")).unwrap();
+    let printed = format!("{seed:?}");
+    assert!(!printed.contains("ik_test_1"), "{printed}");
 }

@@ -13,7 +13,10 @@ use serde_yaml::Value;
 /// The access-log format of the sample REST API stage, as the log decoder expects it.
 const ACCESS_LOG_FORMAT: &str = r#"{"requestId":"$context.requestId","extendedRequestId":"$context.extendedRequestId","requestTimeEpoch":"$context.requestTimeEpoch","httpMethod":"$context.httpMethod","resourcePath":"$context.resourcePath","path":"$context.path","status":"$context.status","responseLength":"$context.responseLength","responseLatency":"$context.responseLatency","tenantId":"$context.authorizer.tenantId","apiId":"$context.apiId","stage":"$context.stage","errorResponseType":"$context.error.responseType"}"#;
 
-const FUNCTIONS: [&str; 3] = ["AuthorizerFunction", "LogDecoderFunction", "IngestFunction"];
+const FUNCTIONS: [&str; 4] = ["AuthorizerFunction", "LogDecoderFunction", "IngestFunction", "IngestApiFunction"];
+
+/// API Gateway ends an HTTP API integration after 30 seconds.
+const HTTP_API_INTEGRATION_TIMEOUT_SECONDS: u64 = 30;
 
 fn template_path() -> PathBuf {
     workspace_root().join("template.yaml")
@@ -115,6 +118,7 @@ fn functions_build_with_cargo_lambda() {
         ("AuthorizerFunction", "functions/authorizer"),
         ("LogDecoderFunction", "functions/log-decoder"),
         ("IngestFunction", "functions/ingest"),
+        ("IngestApiFunction", "functions/ingest-api"),
     ];
 
     for (function, code_uri) in code_uris {
@@ -271,6 +275,23 @@ fn functions_set_required_environment() {
             &["CATALOG_TABLE", "METERING_QUEUE_URL", "CATALOG_CACHE_TTL_SECONDS", "BILLABLE_STATUS_CLASSES"][..],
         ),
         ("IngestFunction", &["DEDUPE_TABLE", "USAGE_TABLE", "DEDUPE_WINDOW_DAYS"][..]),
+        (
+            "IngestApiFunction",
+            &[
+                "CATALOG_TABLE",
+                "DEDUPE_TABLE",
+                "IDEMPOTENCY_TABLE",
+                "METERING_QUEUE_URL",
+                "CATALOG_CACHE_TTL_SECONDS",
+                "MAX_BODY_BYTES",
+                "MAX_DECOMPRESSED_BYTES",
+                "MAX_EVENTS",
+                "IDEMPOTENCY_LEASE_SECONDS",
+                "IDEMPOTENCY_TTL_HOURS",
+                "SEND_MAX_ATTEMPTS",
+                "BILLABLE_STATUS_CLASSES",
+            ][..],
+        ),
     ];
 
     for (function, names) in required {
@@ -278,6 +299,20 @@ fn functions_set_required_environment() {
         for name in names {
             assert!(variables.get(*name).is_some(), "{function} does not set {name}");
         }
+    }
+}
+
+#[test]
+fn billable_classes_share_one_parameter() {
+    let template = template();
+
+    for function in ["LogDecoderFunction", "IngestApiFunction"] {
+        let value = &properties(&template, function)["Environment"]["Variables"]["BILLABLE_STATUS_CLASSES"];
+        assert_eq!(
+            intrinsic_target(value, "!Ref").as_deref(),
+            Some("BillableStatusClasses"),
+            "{function} BILLABLE_STATUS_CLASSES"
+        );
     }
 }
 
@@ -399,6 +434,101 @@ fn ingest_policy_is_least_privilege() {
         ("sqs:GetQueueAttributes", "MeteringQueue.Arn"),
     ]);
     assert_eq!(granted(&template(), "IngestFunction"), expected);
+}
+
+#[test]
+fn ingest_api_policy_is_least_privilege() {
+    let expected = pairs(&[
+        ("dynamodb:GetItem", "CatalogTable.Arn"),
+        ("dynamodb:Query", "CatalogTable.Arn"),
+        ("dynamodb:BatchGetItem", "DedupeTable.Arn"),
+        ("dynamodb:GetItem", "IdempotencyTable.Arn"),
+        ("dynamodb:PutItem", "IdempotencyTable.Arn"),
+        ("dynamodb:UpdateItem", "IdempotencyTable.Arn"),
+        ("dynamodb:DeleteItem", "IdempotencyTable.Arn"),
+        ("sqs:SendMessage", "MeteringQueue.Arn"),
+    ]);
+    assert_eq!(granted(&template(), "IngestApiFunction"), expected);
+}
+
+#[test]
+fn ingest_route_invokes_function_with_v2_payload() {
+    let template = template();
+    let events = properties(&template, "IngestApiFunction")["Events"]
+        .as_mapping()
+        .expect("IngestApiFunction has Events");
+    assert_eq!(events.len(), 1, "IngestApiFunction has one event");
+    let event = events.values().next().expect("one event");
+    let route = &event["Properties"];
+
+    assert_eq!(event["Type"].as_str(), Some("HttpApi"));
+    assert_eq!(intrinsic_target(&route["ApiId"], "!Ref").as_deref(), Some("IngestHttpApi"));
+    assert_eq!(route["Method"].as_str(), Some("POST"));
+    assert_eq!(route["Path"].as_str(), Some("/v1/ingest"));
+    assert_eq!(route["PayloadFormatVersion"].as_str(), Some("2.0"));
+    assert!(route.get("Auth").is_none(), "the function authenticates ingest keys itself");
+}
+
+#[test]
+fn ingest_http_api_is_throttled() {
+    let template = template();
+    assert_eq!(resource(&template, "IngestHttpApi")["Type"].as_str(), Some("AWS::Serverless::HttpApi"));
+
+    let api = properties(&template, "IngestHttpApi");
+    let settings = &api["DefaultRouteSettings"];
+    assert!(settings.get("ThrottlingRateLimit").is_some(), "no ThrottlingRateLimit");
+    assert!(settings.get("ThrottlingBurstLimit").is_some(), "no ThrottlingBurstLimit");
+    assert!(api.get("Auth").is_none(), "IngestHttpApi needs no authorizer");
+}
+
+#[test]
+fn idempotency_table_expires_by_ttl() {
+    let template = template();
+    let table = properties(&template, "IdempotencyTable");
+
+    assert_eq!(resource(&template, "IdempotencyTable")["Type"].as_str(), Some("AWS::DynamoDB::Table"));
+    assert_eq!(table["BillingMode"].as_str(), Some("PAY_PER_REQUEST"));
+    assert_eq!(table["KeySchema"][0]["AttributeName"].as_str(), Some("pk"));
+    assert_eq!(table["KeySchema"][0]["KeyType"].as_str(), Some("HASH"));
+    assert_eq!(table["KeySchema"].as_sequence().map(Vec::len), Some(1));
+    assert_eq!(table["AttributeDefinitions"][0]["AttributeType"].as_str(), Some("S"));
+    assert_eq!(table["TimeToLiveSpecification"]["AttributeName"].as_str(), Some("expires_at"));
+    assert_eq!(table["TimeToLiveSpecification"]["Enabled"].as_bool(), Some(true));
+    assert_eq!(table["SSESpecification"]["SSEEnabled"].as_bool(), Some(true));
+}
+
+#[test]
+fn ingest_api_timeout_fits_lease() {
+    let template = template();
+    let function = properties(&template, "IngestApiFunction");
+    let timeout = function["Timeout"]
+        .as_u64()
+        .or_else(|| template["Globals"]["Function"]["Timeout"].as_u64())
+        .expect("IngestApiFunction has a timeout");
+    let lease: u64 = function["Environment"]["Variables"]["IDEMPOTENCY_LEASE_SECONDS"]
+        .as_str()
+        .and_then(|value| value.parse().ok())
+        .expect("IDEMPOTENCY_LEASE_SECONDS is a number in quotes");
+
+    // A lease that ran out while its request still runs would let a retry run twice.
+    assert!(timeout < lease, "Timeout {timeout} is not below the {lease} s lease");
+    assert!(
+        timeout < HTTP_API_INTEGRATION_TIMEOUT_SECONDS,
+        "Timeout {timeout} is not below the HTTP API integration timeout"
+    );
+}
+
+#[test]
+fn ingest_url_is_an_output() {
+    let template = template();
+    let url = &template["Outputs"]["IngestUrl"]["Value"];
+    let text = match url {
+        Value::Tagged(tagged) if tagged.tag == "!Sub" => tagged.value.as_str().unwrap_or_default().to_owned(),
+        _ => String::new(),
+    };
+
+    assert!(text.contains("${IngestHttpApi}"), "IngestUrl does not name IngestHttpApi: {text:?}");
+    assert!(text.ends_with("/v1/ingest"), "IngestUrl does not end with /v1/ingest: {text:?}");
 }
 
 #[test]

@@ -8,7 +8,6 @@ use aforo::keys;
 use aforo::route::ApiStage;
 use aforo::store::StoreError;
 use aforo::usage::UsageStore;
-use aws_smithy_types::error::display::DisplayErrorContext;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
@@ -226,14 +225,15 @@ impl<C: CatalogStore, U: UsageStore> Authorizer<C, U> {
     }
 
     fn unavailable(&self, request: &AuthorizerRequest, tenant_id: Option<&str>, error: &StoreError) -> Decision {
-        // An item of the wrong shape is a catalog bug, not an outage, so it never opens access.
-        let unreachable = matches!(error, StoreError::Dynamo { .. });
+        // Only an outage opens access. A missing table, denied access or an item
+        // of the wrong shape is a configuration or catalog bug, so it never does.
+        let unreachable = error.is_unavailable();
 
         if self.fail_open && unreachable {
             tracing::warn!(
                 tenant_id,
                 route = %request.target,
-                error = %DisplayErrorContext(error),
+                error = %error,
                 "DynamoDB is unreachable, so this method ARN is allowed because FAIL_OPEN is true"
             );
             // NOTE: the API key may not have been verified yet, so the context
@@ -245,7 +245,7 @@ impl<C: CatalogStore, U: UsageStore> Authorizer<C, U> {
         tracing::error!(
             tenant_id,
             route = %request.target,
-            error = %DisplayErrorContext(error),
+            error = %error,
             "failed to read the catalog or usage table, so the request is denied"
         );
         Decision::deny(

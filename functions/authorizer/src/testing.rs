@@ -21,7 +21,13 @@ pub const ACME_KEY: &str = "ak_acme_4f1c2e9b7d0a";
 pub const GLOBEX_KEY: &str = "ak_globex_8a3d5f1e2c6b";
 
 fn unreachable_error() -> StoreError {
-    StoreError::dynamo("GetItem", "fake", std::io::Error::other("connection refused"))
+    StoreError::Dynamo {
+        operation: "GetItem",
+        table: "fake".to_owned(),
+        unavailable: true,
+        detail: "dispatch failure: connection refused".to_owned(),
+        cause: Box::new(std::io::Error::other("connection refused")),
+    }
 }
 
 fn at(year: i32, month: u32, day: u32) -> DateTime<Utc> {

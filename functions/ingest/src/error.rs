@@ -35,6 +35,17 @@ pub enum IngestError {
     #[error(transparent)]
     InvalidBody(#[from] aforo::envelope::EnvelopeError),
 
+    /// A record of the envelope does not match the schema or fails
+    /// validation. Only a message without an id fails for this, because
+    /// otherwise the record is recorded as rejected input.
+    #[error("record {index} of the message is invalid: {reason}")]
+    InvalidRecord {
+        /// Position of the record in the envelope's `records`.
+        index: usize,
+        /// Description of the problem, without the record's values.
+        reason: String,
+    },
+
     /// Some records of the message could not be committed to the ledger.
     #[error("{failed} of the message's records could not be committed: {reason}")]
     CommitFailed {
@@ -54,6 +65,7 @@ impl IngestError {
             IngestError::InvalidMessage(_) => "InvalidMessage",
             IngestError::MissingBody => "MissingBody",
             IngestError::InvalidBody(_) => "InvalidBody",
+            IngestError::InvalidRecord { .. } => "InvalidRecord",
             IngestError::CommitFailed { .. } => "CommitFailed",
         }
     }

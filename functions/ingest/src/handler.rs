@@ -4,6 +4,7 @@
 use aforo::event::MeteringRecord;
 use aforo::ledger::{CommitOutcome, LedgerEntry, LedgerStore};
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse};
+use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use crate::batch::{read_batch, Message};
@@ -28,21 +29,51 @@ pub struct IngestSummary {
     pub unattributed: usize,
     /// Accepted rejected-line records.
     pub rejected: usize,
+    /// Records that did not match the schema or failed validation. Each is
+    /// written as rejected input under `REJECTED#ingest` instead, and is not
+    /// counted in `records`, `accepted`, `duplicates` or `rejected`.
+    pub invalid_records: usize,
 }
 
 impl IngestSummary {
-    fn count(&mut self, record: &MeteringRecord, outcome: &CommitOutcome) {
+    fn count(&mut self, kind: EntryKind, outcome: &CommitOutcome) {
+        // Invalid records are counted once, in `invalid_records`, whatever their outcome.
+        if kind == EntryKind::InvalidRecord {
+            return;
+        }
+
         match outcome {
             CommitOutcome::Accepted => {
                 self.accepted += 1;
-                match record {
-                    MeteringRecord::Usage(_) => self.usage += 1,
-                    MeteringRecord::Unattributed(_) => self.unattributed += 1,
-                    MeteringRecord::Rejected(_) => self.rejected += 1,
+                match kind {
+                    EntryKind::Usage => self.usage += 1,
+                    EntryKind::Unattributed => self.unattributed += 1,
+                    EntryKind::Rejected => self.rejected += 1,
+                    EntryKind::InvalidRecord => {}
                 }
             }
             CommitOutcome::Duplicate => self.duplicates += 1,
             CommitOutcome::Failed(_) => {}
+        }
+    }
+}
+
+/// Origin of a ledger entry of the batch: a record of one kind, or an invalid record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum EntryKind {
+    Usage,
+    Unattributed,
+    Rejected,
+    /// A record that could not be read or validated.
+    InvalidRecord,
+}
+
+impl EntryKind {
+    fn of(record: &MeteringRecord) -> Self {
+        match record {
+            MeteringRecord::Usage(_) => EntryKind::Usage,
+            MeteringRecord::Unattributed(_) => EntryKind::Unattributed,
+            MeteringRecord::Rejected(_) => EntryKind::Rejected,
         }
     }
 }
@@ -53,14 +84,21 @@ pub struct Ingest<L: LedgerStore> {
     ledger: L,
 }
 
-/// The messages of a batch, split into their records and their errors.
+/// The messages of a batch, split into their ledger entries and their errors.
+#[derive(Default)]
 struct Batch {
     /// `messageId` per message.
     ids: Vec<Option<String>>,
     /// The first error per message, `None` while the message succeeds.
     errors: Vec<Option<IngestError>>,
-    /// Every readable record with the position of its message.
-    records: Vec<(usize, MeteringRecord)>,
+    /// The entry of every record, valid or not.
+    entries: Vec<LedgerEntry>,
+    /// Aligned with `entries`: the position of the entry's message and what the entry was made from.
+    owners: Vec<(usize, EntryKind)>,
+    /// Valid records.
+    records: usize,
+    /// Records that could not be read or validated.
+    invalid_records: usize,
 }
 
 impl<L: LedgerStore> Ingest<L> {
@@ -79,27 +117,23 @@ impl<L: LedgerStore> Ingest<L> {
         &self,
         event: Value,
     ) -> Result<(SqsBatchResponse, IngestSummary), IngestError> {
-        let mut batch = split(read_batch(event)?)?;
+        let mut batch = split(read_batch(event)?, Utc::now())?;
         let mut summary = IngestSummary {
             messages: batch.ids.len(),
-            records: batch.records.len(),
+            records: batch.records,
+            invalid_records: batch.invalid_records,
             ..IngestSummary::default()
         };
 
-        let entries: Vec<_> = batch
-            .records
-            .iter()
-            .map(|(_, record)| LedgerEntry::from_record(record))
-            .collect();
-        let outcomes = self.ledger.commit(&entries).await;
+        let outcomes = self.ledger.commit(&batch.entries).await;
 
         let mut commit_failures = vec![CommitFailures::default(); batch.ids.len()];
-        for (index, (position, record)) in batch.records.iter().enumerate() {
+        for (index, (position, kind)) in batch.owners.iter().enumerate() {
             // A store that returns too few outcomes must not get records acknowledged.
             let outcome = outcomes.get(index).cloned().unwrap_or_else(|| {
                 CommitOutcome::Failed("the ledger returned no outcome for the record".to_owned())
             });
-            summary.count(record, &outcome);
+            summary.count(*kind, &outcome);
             if let CommitOutcome::Failed(reason) = outcome {
                 commit_failures[*position].add(reason);
             }
@@ -121,25 +155,26 @@ impl<L: LedgerStore> Ingest<L> {
             usage = summary.usage,
             unattributed = summary.unattributed,
             rejected = summary.rejected,
+            invalid_records = summary.invalid_records,
             "ingested SQS batch"
         );
         Ok((response, summary))
     }
 }
 
-/// Splits messages into records and errors. A message that failed already and
-/// has no id fails the batch here, before anything is written.
-fn split(messages: Vec<Message>) -> Result<Batch, IngestError> {
-    let mut batch = Batch {
-        ids: Vec::with_capacity(messages.len()),
-        errors: Vec::with_capacity(messages.len()),
-        records: Vec::new(),
-    };
+/// Splits messages into ledger entries and errors. An invalid record becomes
+/// an entry of rejected input, processed at `processed_at`. A message that
+/// failed already, or has an invalid record, and has no id fails the batch
+/// here, before anything is written.
+fn split(messages: Vec<Message>, processed_at: DateTime<Utc>) -> Result<Batch, IngestError> {
+    let mut batch = Batch::default();
 
     for (position, message) in messages.into_iter().enumerate() {
         match message.records {
             Ok(records) => {
-                batch.records.extend(records.into_iter().map(|record| (position, record)));
+                for (index, record) in records.into_iter().enumerate() {
+                    batch.add(position, message.id.as_deref(), index, record, processed_at)?;
+                }
                 batch.errors.push(None);
             }
             Err(reason) if message.id.is_none() => {
@@ -153,6 +188,47 @@ fn split(messages: Vec<Message>) -> Result<Batch, IngestError> {
         batch.ids.push(message.id);
     }
     Ok(batch)
+}
+
+impl Batch {
+    /// Adds the entry of record `index` of the message at `position`.
+    fn add(
+        &mut self,
+        position: usize,
+        message_id: Option<&str>,
+        index: usize,
+        record: Result<MeteringRecord, String>,
+        processed_at: DateTime<Utc>,
+    ) -> Result<(), IngestError> {
+        let reason = match record {
+            Ok(record) => {
+                self.entries.push(LedgerEntry::from_record(&record));
+                self.owners.push((position, EntryKind::of(&record)));
+                self.records += 1;
+                return Ok(());
+            }
+            Err(reason) => reason,
+        };
+
+        // The message id keys the rejected input, so without one it cannot be recorded once.
+        let Some(message_id) = message_id else {
+            return Err(IngestError::MissingMessageId {
+                index: position,
+                reason: Box::new(IngestError::InvalidRecord { index, reason }),
+            });
+        };
+
+        tracing::warn!(
+            message_id = %message_id,
+            record_index = index,
+            reason = %reason,
+            "invalid metering record, recorded as rejected input"
+        );
+        self.entries.push(LedgerEntry::invalid_record(message_id, index, processed_at));
+        self.owners.push((position, EntryKind::InvalidRecord));
+        self.invalid_records += 1;
+        Ok(())
+    }
 }
 
 /// Builds the partial-batch response from the failed messages and logs each.

@@ -68,7 +68,7 @@ fn rejected(event_id: &str) -> MeteringRecord {
         log_group: "test".to_owned(),
         log_stream: "stream".to_owned(),
         log_event_id: event_id.to_owned(),
-        timestamp: DateTime::UNIX_EPOCH,
+        timestamp: at(0),
     })
 }
 
@@ -78,6 +78,15 @@ fn at(second: u32) -> DateTime<Utc> {
 
 fn body(records: &[MeteringRecord]) -> String {
     envelope::pack(records, DEFAULT_MAX_MESSAGE_BYTES).unwrap().remove(0)
+}
+
+/// Builds a message body from raw record JSON, which may not match the schema.
+fn raw_body(records: &[Value]) -> String {
+    json!({"schema": envelope::SCHEMA, "records": records}).to_string()
+}
+
+fn raw(record: &MeteringRecord) -> Value {
+    serde_json::to_value(record).unwrap()
 }
 
 fn event(messages: &[(&str, &str)]) -> Value {
@@ -193,6 +202,99 @@ async fn handle_rejects_non_sqs_event() {
     let ingest = Ingest::new(MemoryLedger::default());
     let error = ingest.handle(json!({"awslogs": {"data": ""}})).await.unwrap_err();
     assert!(matches!(error, IngestError::InvalidEvent(_)));
+}
+
+#[tokio::test]
+async fn handle_commits_records_beside_invalid_one() {
+    let ledger = MemoryLedger::default();
+    let ingest = Ingest::new(ledger);
+    let mut long_tenant = raw(&usage("b", "/pets", at(2), 10, 5));
+    long_tenant["tenant_id"] = json!("t".repeat(3_000));
+    let body = raw_body(&[raw(&usage("a", "/pets", at(1), 10, 5)), long_tenant, raw(&rejected("1"))]);
+
+    let (response, summary) = ingest.handle(event(&[("m-1", &body)])).await.unwrap();
+
+    assert!(response.batch_item_failures.is_empty());
+    assert_eq!(summary.records, 2);
+    assert_eq!(summary.invalid_records, 1);
+    assert_eq!(summary.accepted, 2);
+    assert_eq!(summary.usage, 1);
+    assert_eq!(summary.rejected, 1);
+    let seen = ingest.ledger.seen.lock().unwrap();
+    assert!(seen.contains(&keys::idempotency_key("sqs", "m-1#1")));
+    assert_eq!(seen.len(), 3);
+}
+
+#[tokio::test]
+async fn handle_records_unreadable_record() {
+    let ingest = Ingest::new(MemoryLedger::default());
+    let mut bad_status = raw(&usage("b", "/pets", at(2), 10, 5));
+    bad_status["status"] = json!("abc");
+    let body = raw_body(&[bad_status, raw(&usage("a", "/pets", at(1), 10, 5))]);
+
+    let (response, summary) = ingest.handle(event(&[("m-1", &body)])).await.unwrap();
+
+    assert!(response.batch_item_failures.is_empty());
+    assert_eq!(summary.invalid_records, 1);
+    assert_eq!(summary.usage, 1);
+    assert!(ingest.ledger.seen.lock().unwrap().contains(&keys::idempotency_key("sqs", "m-1#0")));
+}
+
+#[tokio::test]
+async fn handle_counts_redelivered_invalid_record_once() {
+    let ingest = Ingest::new(MemoryLedger::default());
+    let body = raw_body(&[json!({"type": "usage"}), raw(&usage("a", "/pets", at(1), 10, 5))]);
+    let event = event(&[("m-1", &body)]);
+
+    ingest.handle(event.clone()).await.unwrap();
+    let (response, summary) = ingest.handle(event).await.unwrap();
+
+    assert!(response.batch_item_failures.is_empty());
+    assert_eq!(summary.invalid_records, 1);
+    assert_eq!(summary.accepted, 0);
+    assert_eq!(summary.duplicates, 1);
+    assert_eq!(ingest.ledger.seen.lock().unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn invalid_entry_failure_fails_message() {
+    let ledger = MemoryLedger {
+        failing: HashSet::from([keys::idempotency_key("sqs", "m-2#0")]),
+        ..MemoryLedger::default()
+    };
+    let ingest = Ingest::new(ledger);
+    let good = body(&[usage("a", "/pets", at(1), 10, 5)]);
+    let bad = raw_body(&[json!({"type": "usage"})]);
+
+    let (response, summary) = ingest.handle(event(&[("m-1", &good), ("m-2", &bad)])).await.unwrap();
+
+    assert_eq!(failed_ids(&response), ["m-2"]);
+    assert_eq!(summary.accepted, 1);
+}
+
+#[tokio::test]
+async fn handle_fails_invalid_record_without_id() {
+    let ingest = Ingest::new(MemoryLedger::default());
+    let event = json!({"Records": [{"body": raw_body(&[json!({"type": "usage"})])}]});
+
+    let error = ingest.handle(event).await.unwrap_err();
+
+    let IngestError::MissingMessageId { index, reason } = error else {
+        panic!("expected MissingMessageId, got {error:?}");
+    };
+    assert_eq!(index, 0);
+    assert!(matches!(*reason, IngestError::InvalidRecord { index: 0, .. }));
+    assert!(ingest.ledger.seen.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn handle_fails_non_envelope_body() {
+    let ingest = Ingest::new(MemoryLedger::default());
+
+    let (response, summary) = ingest.handle(event(&[("m-1", r#"{"records": [{}]}"#)])).await.unwrap();
+
+    assert_eq!(failed_ids(&response), ["m-1"]);
+    assert_eq!(summary.invalid_records, 0);
 }
 
 /// Keeps `events/sqs-batch.json` equal to what `envelope::pack` makes of

@@ -2,8 +2,11 @@
 //! ledger, exactly once per record.
 //!
 //! Each message of a batch is read on its own, so an invalid message fails
-//! alone. Every record becomes a [`LedgerEntry`](aforo::ledger::LedgerEntry)
-//! committed by a [`LedgerStore`](aforo::ledger::LedgerStore). The handler
+//! alone. Each record of a message is read and validated on its own too: a
+//! record that fails is written as rejected input under `REJECTED#ingest`,
+//! and the message's other records are still committed. Every record becomes
+//! a [`LedgerEntry`](aforo::ledger::LedgerEntry) committed by a
+//! [`LedgerStore`](aforo::ledger::LedgerStore). The handler
 //! returns a partial-batch response (`ReportBatchItemFailures`) listing only
 //! the messages that must be redelivered. Records of such a message that were
 //! committed come back as duplicates, so totals stay exact.

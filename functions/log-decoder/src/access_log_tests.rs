@@ -1,4 +1,4 @@
-use chrono::TimeZone;
+use chrono::{Datelike, TimeZone};
 use serde_json::json;
 
 use super::*;
@@ -403,17 +403,178 @@ fn bad_clf_time_rejected() {
 }
 
 #[test]
-fn bad_response_length_rejected() {
-    let rejection = rejected(&with(template_line(), "responseLength", json!("12kb")));
-    assert_eq!(rejection.reason, RejectReason::InvalidField);
-    assert!(rejection.detail.contains("responseLength"));
+fn invalid_response_length_is_left_out() {
+    let invalid = [
+        json!("12kb"),
+        json!("-5"),
+        json!("18446744073709551616"),
+        json!("1e3"),
+        json!(1e3),
+        json!(-5),
+        json!("1000000000000001"),
+        json!({"bytes": 5}),
+    ];
+    for value in invalid {
+        let line = parse_line(&with(template_line(), "responseLength", value.clone())).unwrap();
+
+        assert!(!line.metrics.contains_key(METRIC_RESPONSE_BYTES), "{value}");
+        assert_eq!(line.metrics[METRIC_REQUESTS], 1, "{value}");
+        assert_eq!(line.metrics[METRIC_LATENCY_MS], 37, "{value}");
+        assert_eq!(line.invalid_metrics, ["responseLength"], "{value}");
+    }
 }
 
 #[test]
-fn negative_latency_rejected() {
-    let rejection = rejected(&with(template_line(), "responseLatency", json!("-5")));
+fn invalid_latency_is_left_out() {
+    let line = parse_line(&with(template_line(), "responseLatency", json!("-5"))).unwrap();
+
+    assert!(!line.metrics.contains_key(METRIC_LATENCY_MS));
+    assert_eq!(line.metrics[METRIC_RESPONSE_BYTES], 512);
+    assert_eq!(line.invalid_metrics, ["responseLatency"]);
+}
+
+#[test]
+fn metric_at_bound_is_kept() {
+    let line = parse_line(&with(template_line(), "responseLength", json!("1000000000000000"))).unwrap();
+    assert_eq!(line.metrics[METRIC_RESPONSE_BYTES], 1_000_000_000_000_000);
+    assert!(line.invalid_metrics.is_empty());
+}
+
+#[test]
+fn dash_metric_is_not_invalid() {
+    let line = parse_line(&with(template_line(), "responseLength", json!("-"))).unwrap();
+    assert!(line.invalid_metrics.is_empty());
+}
+
+#[test]
+fn decimal_status_rejected() {
+    for value in [json!("200.0"), json!(200.0), json!("abc")] {
+        let rejection = rejected(&with(template_line(), "status", value.clone()));
+        assert_eq!(rejection.reason, RejectReason::InvalidField, "{value}");
+        assert!(rejection.detail.contains("status"), "{value}");
+    }
+}
+
+#[test]
+fn epoch_before_2000_rejected() {
+    for epoch in ["-1000", "0", "946684799999"] {
+        let rejection = rejected(&with(template_line(), "requestTimeEpoch", json!(epoch)));
+        assert_eq!(rejection.reason, RejectReason::InvalidField, "{epoch}");
+        assert!(rejection.detail.starts_with("requestTimeEpoch is outside"), "{epoch}: {}", rejection.detail);
+    }
+}
+
+#[test]
+fn epoch_from_2100_rejected() {
+    // 2100-01-01T00:00:00Z and 10000-01-01T00:00:00Z.
+    for epoch in ["4102444800000", "253402300800000"] {
+        let rejection = rejected(&with(template_line(), "requestTimeEpoch", json!(epoch)));
+        assert_eq!(rejection.reason, RejectReason::InvalidField, "{epoch}");
+        assert!(rejection.detail.contains("requestTimeEpoch"), "{epoch}");
+    }
+}
+
+#[test]
+fn epoch_at_range_ends_accepted() {
+    for (epoch, year) in [("946684800000", 2000), ("4102444799999", 2099)] {
+        let line = parse_line(&with(template_line(), "requestTimeEpoch", json!(epoch))).unwrap();
+        assert_eq!(line.timestamp.year(), year);
+    }
+}
+
+#[test]
+fn clf_time_before_2000_rejected() {
+    let line = without(template_line(), "requestTimeEpoch");
+    let rejection = rejected(&with(
+        line.parse().unwrap(),
+        "requestTime",
+        json!("31/Dec/1969:23:59:59 +0000"),
+    ));
     assert_eq!(rejection.reason, RejectReason::InvalidField);
-    assert!(rejection.detail.contains("responseLatency"));
+    assert!(rejection.detail.starts_with("requestTime is outside"), "{}", rejection.detail);
+}
+
+#[test]
+fn long_line_rejected_before_parsing() {
+    let message = format!("{{\"path\":\"{}\"", "a".repeat(MAX_LINE_BYTES));
+
+    let rejection = rejected(&message);
+
+    assert_eq!(rejection.reason, RejectReason::NotAccessLog);
+    assert_eq!(
+        rejection.detail,
+        format!("line is {} bytes, over the 262144-byte limit", message.len())
+    );
+}
+
+#[test]
+fn oversize_fields_rejected() {
+    let cases = [
+        ("extendedRequestId", 1_025, "extendedRequestId is 1025 bytes, over the 1024-byte limit"),
+        ("requestId", 1_025, "requestId is 1025 bytes, over the 1024-byte limit"),
+        ("resourcePath", 2_049, "resourcePath is 2049 bytes, over the 2048-byte limit"),
+        ("httpMethod", 17, "httpMethod is 17 bytes, over the 16-byte limit"),
+        ("tenantId", 129, "tenantId is 129 bytes, over the 128-byte limit"),
+        ("apiId", 129, "apiId is 129 bytes, over the 128-byte limit"),
+    ];
+    for (field, length, detail) in cases {
+        let rejection = rejected(&with(template_line(), field, json!("x".repeat(length))));
+
+        assert!(rejection.detail.starts_with(detail), "{field}: {}", rejection.detail);
+        assert!(!rejection.detail.contains("xxxx"), "{field}: {}", rejection.detail);
+    }
+}
+
+#[test]
+fn oversize_field_is_invalid_field() {
+    let rejection = rejected(&with(template_line(), "tenantId", json!("t".repeat(3_000))));
+    assert_eq!(rejection.reason, RejectReason::InvalidField);
+}
+
+#[test]
+fn fields_at_limits_accepted() {
+    let mut line = template_line();
+    line["extendedRequestId"] = json!("e".repeat(1_024));
+    line["resourcePath"] = json!(format!("/{}", "p".repeat(2_047)));
+    line["tenantId"] = json!("t".repeat(128));
+    line["apiId"] = json!("a".repeat(128));
+
+    let line = parse_line(&line.to_string()).unwrap();
+
+    assert_eq!(line.correlation_id.len(), 1_024);
+    assert_eq!(line.route.as_ref().map(String::len), Some(2_048));
+    assert_eq!(line.tenant_id.as_ref().map(String::len), Some(128));
+}
+
+#[test]
+fn rejection_drops_oversize_api_id() {
+    let mut line = template_line();
+    line["apiId"] = json!("a".repeat(129));
+    let rejection = rejected(&line.to_string());
+    assert_eq!(rejection.api_id, None);
+}
+
+#[test]
+fn tenant_with_separator_rejected() {
+    let rejection = rejected(&with(template_line(), "tenantId", json!("acme#pets")));
+    assert_eq!(rejection.reason, RejectReason::InvalidField);
+    assert!(rejection.detail.starts_with("tenantId contains '#'"), "{}", rejection.detail);
+}
+
+#[test]
+fn tenant_with_control_character_rejected() {
+    let rejection = rejected(&with(template_line(), "tenantId", json!("ac\u{7}me")));
+    assert_eq!(rejection.detail, "tenantId contains a control character");
+}
+
+#[test]
+fn oversize_route_key_rejected() {
+    let mut line = template_line();
+    line["routeKey"] = json!(format!("GET /{}", "p".repeat(2_048)));
+    let rejection = rejected(&without(line, "resourcePath"));
+
+    assert_eq!(rejection.reason, RejectReason::InvalidField);
+    assert!(rejection.detail.starts_with("routeKey path is 2049 bytes"), "{}", rejection.detail);
 }
 
 #[test]

@@ -3,13 +3,17 @@
 //!
 //! Each line becomes billable usage, an unattributed request, or a rejected
 //! line. Lines that are not billed, and lines of integrations with metering
-//! turned off, are only counted. The records are packed into
-//! envelopes and sent with [`aforo::sqs::SqsSender`].
+//! turned off, are only counted. Each record is validated and checked against
+//! the message size limit. A record that fails is replaced by a rejected line,
+//! so a bad line does not fail the delivery unless even that rejected line is
+//! too large. The records are packed into envelopes and sent with
+//! [`aforo::sqs::SqsSender`].
 #![warn(missing_docs)]
 
 pub mod access_log;
 mod config;
 mod decoder;
+mod error;
 pub mod record;
 
 use aforo::catalog::{CachedCatalog, DynamoCatalog};
@@ -17,53 +21,7 @@ use aforo::sqs::SqsSender;
 
 pub use config::{parse_status_classes, Config};
 pub use decoder::{DecodeSummary, Decoder};
-
-/// A delivery the decoder could not handle; the invocation fails and
-/// CloudWatch Logs delivers the payload again.
-#[derive(Debug, thiserror::Error)]
-pub enum DecoderError {
-    /// The event is not `{"awslogs":{"data":"..."}}`.
-    #[error("event is not a CloudWatch Logs subscription event: {0}")]
-    InvalidEvent(#[source] serde_json::Error),
-
-    /// `awslogs.data` cannot be decoded.
-    #[error(transparent)]
-    Payload(#[from] aforo::cwl::CwlError),
-
-    /// A catalog lookup failed, so lines cannot be attributed.
-    #[error("catalog lookup failed: {0}")]
-    Catalog(#[from] aforo::store::StoreError),
-
-    /// A record does not fit into one message of the configured size.
-    #[error("cannot pack metering records: {0}")]
-    Pack(#[from] aforo::envelope::EnvelopeError),
-
-    /// Records could not be sent to the metering queue.
-    #[error("cannot send metering records: {0}")]
-    Send(#[from] aforo::sqs::SendError),
-}
-
-impl DecoderError {
-    /// Short name of the variant, reported to Lambda as the error type.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            DecoderError::InvalidEvent(_) => "InvalidEvent",
-            DecoderError::Payload(_) => "InvalidPayload",
-            DecoderError::Catalog(_) => "CatalogUnavailable",
-            DecoderError::Pack(_) => "RecordTooLarge",
-            DecoderError::Send(_) => "SendFailed",
-        }
-    }
-}
-
-impl From<DecoderError> for lambda_runtime::Diagnostic {
-    fn from(error: DecoderError) -> Self {
-        lambda_runtime::Diagnostic {
-            error_type: error.kind().to_owned(),
-            error_message: error.to_string(),
-        }
-    }
-}
+pub use error::DecoderError;
 
 /// Builds a decoder on the catalog table and metering queue named in `config`,
 /// with the catalog cached for `config.cache_ttl`.

@@ -2,9 +2,11 @@
 //! metering record. Pure: the catalog lookups happen in the decoder.
 
 use aforo::cwl::LogEvent;
-use aforo::event::{MeteringEvent, MeteringRecord, RejectedLine, UnattributedEvent, UnattributedReason};
+use aforo::event::{
+    validate_event_time, MeteringEvent, MeteringRecord, RejectedLine, UnattributedEvent, UnattributedReason,
+};
 use aforo::keys::idempotency_key;
-use chrono::DateTime;
+use chrono::{DateTime, Utc};
 
 use crate::access_log::{AccessLogLine, LineRejection};
 
@@ -131,14 +133,22 @@ fn attribute<'a>(
 
 /// Builds the record of a line that is not a readable access-log record. The
 /// key is derived from the CloudWatch Logs event id, the only stable id it has.
+///
+/// The record's time is the event's CloudWatch Logs timestamp. When that is
+/// not a time from 2000 to 2099, which CloudWatch Logs never sends,
+/// `received_at` replaces it so that the line is still recorded.
 pub fn rejected_record(
     rejection: &LineRejection,
     integration_id: Option<&str>,
     log_group: &str,
     log_stream: &str,
     event: &LogEvent,
+    received_at: DateTime<Utc>,
 ) -> MeteringRecord {
     let source = source(integration_id, log_group);
+    let timestamp = DateTime::from_timestamp_millis(event.timestamp)
+        .filter(|timestamp| validate_event_time("timestamp", *timestamp).is_ok())
+        .unwrap_or(received_at);
 
     MeteringRecord::Rejected(RejectedLine {
         idempotency_key: idempotency_key(&source, &format!("cwl:{}", event.id)),
@@ -148,9 +158,7 @@ pub fn rejected_record(
         log_group: log_group.to_owned(),
         log_stream: log_stream.to_owned(),
         log_event_id: event.id.clone(),
-        // CloudWatch Logs timestamps are always in range. The epoch replaces
-        // a corrupt one so that the line is still recorded.
-        timestamp: DateTime::from_timestamp_millis(event.timestamp).unwrap_or(DateTime::UNIX_EPOCH),
+        timestamp,
     })
 }
 

@@ -23,7 +23,13 @@ fn line() -> AccessLogLine {
             (METRIC_REQUESTS.to_owned(), 1),
             (METRIC_RESPONSE_BYTES.to_owned(), 512),
         ]),
+        invalid_metrics: Vec::new(),
     }
+}
+
+/// When the decoder received the delivery, after every log event's timestamp.
+fn received_at() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 3, 15, 10, 0, 5).unwrap()
 }
 
 fn known() -> CatalogFacts {
@@ -266,6 +272,7 @@ fn rejected_record_keys_on_event_id() {
         "/aws/lambda/echo-nodejs",
         "stream-1",
         &log_event(),
+        received_at(),
     );
     let MeteringRecord::Rejected(line) = record else {
         panic!("expected a rejected record");
@@ -297,6 +304,7 @@ fn rejected_record_uses_integration_source() {
         "api-logs",
         "s",
         &log_event(),
+        received_at(),
     );
     assert_eq!(record.source(), "aws-rest-petstore");
 }
@@ -308,7 +316,36 @@ fn rejected_record_leaves_out_line() {
         ..log_event()
     };
     let rejection = parse_line(&event.message).unwrap_err();
-    let record = rejected_record(&rejection, None, "g", "s", &event);
+    let record = rejected_record(&rejection, None, "g", "s", &event, received_at());
     let json = serde_json::to_string(&record).unwrap();
     assert!(!json.contains("sk_live_123"));
+}
+
+#[test]
+fn rejected_record_replaces_time_out_of_range() {
+    for timestamp in [-1_000, 0, 4_102_444_800_000, i64::MAX] {
+        let event = LogEvent {
+            timestamp,
+            ..log_event()
+        };
+        let rejection = parse_line(&event.message).unwrap_err();
+
+        let MeteringRecord::Rejected(line) = rejected_record(&rejection, None, "g", "s", &event, received_at()) else {
+            panic!("expected a rejected record");
+        };
+
+        assert_eq!(line.timestamp, received_at(), "CloudWatch Logs timestamp {timestamp}");
+    }
+}
+
+#[test]
+fn rejected_record_passes_validation() {
+    let rejection = parse_line(&log_event().message).unwrap_err();
+    let record = rejected_record(&rejection, None, "/aws/lambda/echo", "s", &log_event(), received_at());
+    assert_eq!(record.validate(), Ok(()));
+}
+
+#[test]
+fn usage_record_passes_validation() {
+    assert_eq!(access_record(&line(), &known(), "api-logs").validate(), Ok(()));
 }

@@ -8,6 +8,7 @@
 use std::error::Error;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use aforo::catalog::DynamoCatalog;
 use aforo::period::Granularity;
@@ -15,7 +16,10 @@ use aforo::store::StoreError;
 use aforo::usage::DynamoUsage;
 use aforo_cli::bootstrap::{self, BootstrapError, Deployment, DEFAULT_PREFIX};
 use aforo_cli::demo::{self, DemoError};
+use aforo_cli::flags::{self, Flag, FlagsError};
 use aforo_cli::report;
+use aforo_cli::send::{self, SendArgs, SendFormat};
+use aforo_cli::serve;
 use aforo_cli::seed::{self, Seed, SeedCounts, SeedError};
 use aforo_cli::template::{self, TemplateError};
 use aws_config::SdkConfig;
@@ -46,6 +50,62 @@ enum Command {
     Usage(ReportArgs),
     /// Print unattributed usage and rejected lines per source (integration or log group).
     Unattributed(ReportArgs),
+    /// List or switch the feature flags of gateway integrations.
+    #[command(subcommand)]
+    Flags(FlagsCommand),
+    /// Serve POST /v1/ingest on 127.0.0.1 with the real ingest API function, as API Gateway would.
+    Serve(ServeArgs),
+    /// Send events from a file to a /v1/ingest endpoint with the Rust client.
+    Send(CliSendArgs),
+}
+
+#[derive(Debug, Args)]
+struct ServeArgs {
+    /// Port on 127.0.0.1 to listen on.
+    #[arg(long, default_value_t = 8787)]
+    port: u16,
+}
+
+#[derive(Debug, Args)]
+struct CliSendArgs {
+    /// Full URL of the endpoint.
+    #[arg(long, default_value = "http://127.0.0.1:8787/v1/ingest")]
+    endpoint: String,
+    /// The integration's ingest key; read from the environment so it stays out of the process list.
+    #[arg(long = "integration-key", env = "AFORO_INGEST_KEY", hide_env_values = true)]
+    integration_key: String,
+    /// JSON or JSONL file with the events.
+    #[arg(long)]
+    file: PathBuf,
+    /// Format of the file: aforo (aforo.ingest.v1 events), cloudevents, or native (the gateway's own records).
+    #[arg(long, default_value = "aforo", value_parser = ["aforo", "cloudevents", "native"])]
+    format: String,
+    /// Content-Type of native payloads.
+    #[arg(long, default_value = "application/json")]
+    content_type: String,
+    /// Send bodies uncompressed instead of gzip.
+    #[arg(long)]
+    no_gzip: bool,
+}
+
+#[derive(Debug, Subcommand)]
+enum FlagsCommand {
+    /// List every integration with its kind, status and feature flags.
+    List,
+    /// Switch one flag of one integration on or off.
+    Set {
+        /// Integration id, such as kong-edge.
+        integration: String,
+        /// Flag to switch.
+        flag: Flag,
+        /// New value: on or off.
+        #[arg(value_parser = parse_switch)]
+        value: bool,
+    },
+}
+
+fn parse_switch(value: &str) -> Result<bool, String> {
+    flags::parse_switch(value).map_err(|err| err.to_string())
 }
 
 #[derive(Debug, Args)]
@@ -100,6 +160,18 @@ enum CliError {
     #[error(transparent)]
     Store(#[from] StoreError),
 
+    #[error(transparent)]
+    Flags(#[from] FlagsError),
+
+    #[error(transparent)]
+    Serve(#[from] serve::ServeError),
+
+    #[error(transparent)]
+    Send(#[from] send::SendError),
+
+    #[error("failed to listen on 127.0.0.1: {0}")]
+    Bind(#[source] std::io::Error),
+
     #[error("catalog table {table} not found on the emulator: run `aforo bootstrap` first")]
     TableNotFound { table: String },
 
@@ -126,6 +198,11 @@ async fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> Result<(), CliError> {
+    // Sending needs no AWS access, and may target a deployed endpoint.
+    if let Command::Send(args) = cli.command {
+        return run_send(args).await;
+    }
+
     let endpoint = local_endpoint(|name| std::env::var(name).ok())?;
     let sdk = aforo::aws::load_sdk_config().await;
     if sdk.endpoint_url() != Some(endpoint.as_str()) {
@@ -138,6 +215,9 @@ async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Demo => run_demo(&sdk).await,
         Command::Usage(args) => run_report(&sdk, &args, false).await,
         Command::Unattributed(args) => run_report(&sdk, &args, true).await,
+        Command::Flags(command) => run_flags(&sdk, command).await,
+        Command::Serve(args) => run_serve(&sdk, &args).await,
+        Command::Send(_) => unreachable!("handled before the endpoint check"),
     }
 }
 
@@ -155,6 +235,70 @@ async fn run_demo(sdk: &SdkConfig) -> Result<(), CliError> {
 
     let report = demo::run(sdk, &deployment, &seed).await?;
     print!("{}", demo::print::render(&report));
+    Ok(())
+}
+
+async fn run_serve(sdk: &SdkConfig, args: &ServeArgs) -> Result<(), CliError> {
+    let definitions = template::load(&template::default_path())?;
+    let deployment = bootstrap::create(sdk, &definitions, DEFAULT_PREFIX).await?;
+    let config = ingest_api::Config::with_names(
+        deployment.catalog_table(),
+        deployment.dedupe_table(),
+        deployment.table("IdempotencyTable"),
+        deployment.metering_queue_url(),
+    );
+
+    let listener = serve::bind_local(args.port).await.map_err(CliError::Bind)?;
+    println!("serving POST http://127.0.0.1:{}/v1/ingest (Ctrl-C stops)", args.port);
+    serve::serve(listener, Arc::new(ingest_api::from_sdk(sdk, &config))).await?;
+    Ok(())
+}
+
+async fn run_send(args: CliSendArgs) -> Result<(), CliError> {
+    let format = match args.format.as_str() {
+        "cloudevents" => SendFormat::CloudEvents,
+        "native" => SendFormat::Native {
+            content_type: args.content_type,
+        },
+        _ => SendFormat::Aforo,
+    };
+    let report = send::run(SendArgs {
+        endpoint: args.endpoint,
+        integration_key: args.integration_key,
+        file: args.file,
+        format,
+        gzip: !args.no_gzip,
+    })
+    .await?;
+
+    println!(
+        "{} accepted, {} duplicates, {} rejected, {} not metered, {} not billable in {} requests",
+        report.accepted,
+        report.duplicates,
+        report.rejected,
+        report.not_metered,
+        report.not_billable,
+        report.batches.len()
+    );
+    for (index, result) in report.results() {
+        if let Some(reason) = &result.reason {
+            println!("event {index}: {:?}: {reason}", result.status);
+        }
+    }
+    Ok(())
+}
+
+async fn run_flags(sdk: &SdkConfig, command: FlagsCommand) -> Result<(), CliError> {
+    let table = format!("{DEFAULT_PREFIX}CatalogTable");
+    let catalog = DynamoCatalog::new(aws_sdk_dynamodb::Client::new(sdk), &table);
+
+    match command {
+        FlagsCommand::List => print!("{}", flags::render(&flags::list(&catalog).await?)),
+        FlagsCommand::Set { integration, flag, value } => {
+            flags::set(&catalog, &integration, flag, value).await?;
+            print!("{}", flags::render(&flags::list(&catalog).await?));
+        }
+    }
     Ok(())
 }
 
@@ -216,6 +360,7 @@ fn print_counts(table: &str, counts: &SeedCounts) {
     println!("  plans:         {}", counts.plans);
     println!("  tenants:       {}", counts.tenants);
     println!("  API keys:      {}", counts.api_keys);
+    println!("  ingest keys:   {}", counts.integration_keys);
     println!("  subscriptions: {}", counts.subscriptions);
 }
 

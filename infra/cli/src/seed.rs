@@ -1,17 +1,18 @@
-//! The seed catalog: a JSON file of integrations with their routes, products,
-//! plans and tenants with their subscriptions, which `aforo seed` validates
-//! and writes into the catalog table.
+//! The seed catalog: a JSON file of integrations with their routes and ingest
+//! keys, products, plans and tenants with their subscriptions, which
+//! `aforo seed` validates and writes into the catalog table.
 //!
-//! The file carries plaintext API keys so the local demo can send them. Only
-//! their SHA-256 hashes reach the table, and [`PlaintextApiKey`] prints a
-//! placeholder in `Debug` output so a key cannot end up in a log.
+//! The file carries plaintext tenant API keys and integration ingest keys so
+//! the local demo can send them. Only their SHA-256 hashes reach the table,
+//! and [`PlaintextApiKey`] prints a placeholder in `Debug` output so a key
+//! cannot end up in a log.
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use aforo::catalog::{
-    ApiKey, DynamoCatalog, FeatureFlags, GatewayKind, Integration, Plan, Product, Quota, Route,
-    Status, Subscription, Tenant,
+    ApiKey, DynamoCatalog, FeatureFlags, GatewayKind, Integration, IntegrationKey, Plan, Product, Quota,
+    Route, Status, Subscription, Tenant,
 };
 use aforo::keys;
 use aforo::route::RouteKey;
@@ -50,7 +51,8 @@ pub enum SeedError {
     Duplicate {
         /// Kind of entry, such as `tenant` or `API key`.
         kind: &'static str,
-        /// The repeated id. For API keys it names the second tenant instead of the key.
+        /// The repeated id. For API keys and ingest keys it names the second
+        /// tenant or integration instead of the key.
         id: String,
     },
 
@@ -112,7 +114,7 @@ pub enum SeedError {
     },
 }
 
-/// A plaintext API key from the seed file.
+/// A plaintext tenant API key or integration ingest key from the seed file.
 #[derive(Clone, Deserialize)]
 #[serde(transparent)]
 pub struct PlaintextApiKey(String);
@@ -173,6 +175,10 @@ pub struct SeedIntegration {
     /// Feature flags, the catalog defaults when absent.
     #[serde(default)]
     pub flags: FeatureFlags,
+    /// Plaintext key the gateway sends to `POST /v1/ingest`. Absent for an
+    /// integration that reports only through access logs.
+    #[serde(default)]
+    pub ingest_key: Option<PlaintextApiKey>,
     /// Routes of this integration.
     pub routes: Vec<SeedRoute>,
 }
@@ -264,6 +270,8 @@ pub struct SeedCounts {
     pub tenants: usize,
     /// API key records.
     pub api_keys: usize,
+    /// Integration ingest key records.
+    pub integration_keys: usize,
     /// Subscriptions across all tenants.
     pub subscriptions: usize,
 }
@@ -306,14 +314,25 @@ impl Seed {
             .map(|tenant| tenant.api_key.expose())
     }
 
-    /// Checks that ids are unique and not empty and that every reference
+    /// Returns the plaintext ingest key of an integration, for a client of `POST /v1/ingest`.
+    pub fn ingest_key_for(&self, integration_id: &str) -> Option<&str> {
+        self.integrations
+            .iter()
+            .find(|integration| integration.id == integration_id)
+            .and_then(|integration| integration.ingest_key.as_ref())
+            .map(PlaintextApiKey::expose)
+    }
+
+    /// Checks that ids are unique and not empty, that every reference
     /// (route to product, plan to product, subscription to product and plan)
-    /// names a declared entry. Returns the first problem found.
+    /// names a declared entry, and that every key is unique. Returns the
+    /// first problem found.
     pub fn validate(&self) -> Result<(), SeedError> {
         let products = self.validate_products()?;
         let plans = self.validate_plans(&products)?;
         self.validate_integrations(&products)?;
-        self.validate_tenants(&products, &plans)
+        self.validate_tenants(&products, &plans)?;
+        self.validate_ingest_keys()
     }
 
     fn validate_products(&self) -> Result<HashSet<&str>, SeedError> {
@@ -392,6 +411,43 @@ impl Seed {
             let mut subscribed = HashSet::new();
             for subscription in &tenant.subscriptions {
                 validate_subscription(&tenant.id, subscription, products, plans, &mut subscribed)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks that ingest keys are not empty, that no two integrations share
+    /// one, and that none is also a tenant's API key, so a key always names
+    /// one caller. The errors name the integration, never the key.
+    fn validate_ingest_keys(&self) -> Result<(), SeedError> {
+        let tenant_keys: HashMap<String, &str> = self
+            .tenants
+            .iter()
+            .map(|tenant| (tenant.api_key.hash(), tenant.id.as_str()))
+            .collect();
+        let mut key_hashes = HashSet::new();
+
+        for integration in &self.integrations {
+            let Some(ingest_key) = &integration.ingest_key else {
+                continue;
+            };
+            let entry = || format!("integration {}", integration.id);
+            require_text(entry, "ingest_key", ingest_key.expose())?;
+
+            let key_hash = ingest_key.hash();
+            if let Some(tenant_id) = tenant_keys.get(&key_hash) {
+                return Err(SeedError::Invalid {
+                    entry: entry(),
+                    reason: format!(
+                        "ingest_key is also the API key of tenant {tenant_id}: give the integration a key of its own"
+                    ),
+                });
+            }
+            if !key_hashes.insert(key_hash) {
+                return Err(SeedError::Duplicate {
+                    kind: "ingest key",
+                    id: format!("of integration {}", integration.id),
+                });
             }
         }
         Ok(())
@@ -504,8 +560,8 @@ fn store_error(entry: String) -> impl FnOnce(StoreError) -> SeedError {
 }
 
 /// Validates `seed` and writes every entity into the catalog: products,
-/// plans, integrations with their routes, then tenants with their API key
-/// (hashed) and subscriptions.
+/// plans, integrations with their ingest key (hashed) and routes, then
+/// tenants with their API key (hashed) and subscriptions.
 ///
 /// Loading again overwrites the same items, but items of entries removed
 /// from the seed stay in the table.
@@ -528,6 +584,7 @@ pub async fn load(catalog: &DynamoCatalog, seed: &Seed) -> Result<SeedCounts, Se
         plans = counts.plans,
         tenants = counts.tenants,
         api_keys = counts.api_keys,
+        integration_keys = counts.integration_keys,
         subscriptions = counts.subscriptions,
         "seed catalog loaded"
     );
@@ -580,6 +637,22 @@ async fn load_integrations(catalog: &DynamoCatalog, seed: &Seed, counts: &mut Se
             .await
             .map_err(store_error(format!("integration {}", integration.id)))?;
         counts.integrations += 1;
+
+        if let Some(ingest_key) = &integration.ingest_key {
+            // The key stays active even when the integration is not, so the
+            // ingest API can tell a known but disabled integration (403) from
+            // an unknown key (401).
+            let record = IntegrationKey {
+                key_hash: ingest_key.hash(),
+                integration_id: integration.id.clone(),
+                status: Status::Active,
+            };
+            catalog
+                .put_integration_key(&record)
+                .await
+                .map_err(store_error(format!("ingest key of integration {}", integration.id)))?;
+            counts.integration_keys += 1;
+        }
 
         for route in &integration.routes {
             let record = Route {
@@ -648,10 +721,19 @@ mod tests {
     }
 
     #[test]
+    fn project_seed_has_ingest_keys() {
+        let seed = Seed::from_file(&default_path()).unwrap();
+        assert_eq!(seed.integrations.len(), 6);
+        assert_eq!(seed.ingest_key_for("kong-edge"), Some("ik_kong_5d2a8c41e7f9"));
+        assert_eq!(seed.ingest_key_for("aws-rest-petstore"), None);
+    }
+
+    #[test]
     fn plaintext_key_debug_is_redacted() {
         let seed = Seed::from_file(&default_path()).unwrap();
         let printed = format!("{seed:?}");
         assert!(!printed.contains("ak_acme_4f1c2e9b7d0a"));
+        assert!(!printed.contains("ik_kong_5d2a8c41e7f9"));
         assert!(printed.contains("<redacted>"));
     }
 

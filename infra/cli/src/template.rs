@@ -231,7 +231,7 @@ mod tests {
     fn project_template_declares_tables_and_queues() {
         let definitions = load(&default_path()).unwrap();
         let tables: Vec<_> = definitions.tables.iter().map(|t| t.logical_id.as_str()).collect();
-        assert_eq!(tables, ["CatalogTable", "UsageTable", "DedupeTable"]);
+        assert_eq!(tables, ["CatalogTable", "UsageTable", "DedupeTable", "IdempotencyTable"]);
 
         let dedupe = &definitions.tables[2];
         assert_eq!(dedupe.ttl_attribute.as_deref(), Some("expires_at"));

@@ -12,6 +12,9 @@ use crate::keys;
 use crate::route::RouteKey;
 use crate::store::{boolean, n, number, s, string, Item, StoreError};
 
+/// `entity` attribute of integration items.
+const INTEGRATION_ENTITY: &str = "integration";
+
 /// The catalog table through the AWS SDK.
 #[derive(Debug, Clone)]
 pub struct DynamoCatalog {
@@ -37,7 +40,7 @@ impl DynamoCatalog {
             .key("sk", s(sk))
             .send()
             .await
-            .map_err(|err| StoreError::dynamo("GetItem", &self.table, err))?;
+            .map_err(|err| StoreError::from_sdk("GetItem", &self.table, err))?;
         Ok(output.item)
     }
 
@@ -56,7 +59,7 @@ impl DynamoCatalog {
                 .set_exclusive_start_key(start_key)
                 .send()
                 .await
-                .map_err(|err| StoreError::dynamo("Query", &self.table, err))?;
+                .map_err(|err| StoreError::from_sdk("Query", &self.table, err))?;
 
             items.extend(output.items.unwrap_or_default());
             start_key = output.last_evaluated_key;
@@ -73,7 +76,7 @@ impl DynamoCatalog {
             .set_item(Some(item))
             .send()
             .await
-            .map_err(|err| StoreError::dynamo("PutItem", &self.table, err))?;
+            .map_err(|err| StoreError::from_sdk("PutItem", &self.table, err))?;
         Ok(())
     }
 
@@ -140,7 +143,7 @@ impl DynamoCatalog {
         let mut item = Item::from([
             ("pk".to_owned(), s(keys::integration_pk(&integration.id))),
             ("sk".to_owned(), s(keys::PROFILE_SK)),
-            ("entity".to_owned(), s("integration")),
+            ("entity".to_owned(), s(INTEGRATION_ENTITY)),
             ("integration_id".to_owned(), s(&integration.id)),
             ("kind".to_owned(), s(kind)),
             ("status".to_owned(), s(integration.status.as_str())),
@@ -238,6 +241,72 @@ impl DynamoCatalog {
             item.insert("ends_at".to_owned(), s(ends_at.to_rfc3339()));
         }
         self.put(item).await
+    }
+
+    /// Lists every integration in the catalog, in no particular order.
+    ///
+    /// Scans the whole table, so it suits operator tools, not request paths.
+    pub async fn integrations(&self) -> Result<Vec<Integration>, StoreError> {
+        let mut integrations = Vec::new();
+        let mut start_key = None;
+
+        loop {
+            let output = self
+                .client
+                .scan()
+                .table_name(&self.table)
+                .filter_expression("entity = :entity")
+                .expression_attribute_values(":entity", s(INTEGRATION_ENTITY))
+                .set_exclusive_start_key(start_key)
+                .send()
+                .await
+                .map_err(|err| StoreError::from_sdk("Scan", &self.table, err))?;
+
+            for item in output.items.unwrap_or_default() {
+                integrations.push(self.integration_from(&item)?);
+            }
+
+            // A page can be empty after filtering and still have a next page.
+            start_key = output.last_evaluated_key;
+            if start_key.is_none() {
+                return Ok(integrations);
+            }
+        }
+    }
+
+    /// Replaces the feature flags of an existing integration.
+    ///
+    /// Fails with [`StoreError::NotFound`] when the catalog has no such
+    /// integration, so a mistyped id never creates a stray item.
+    pub async fn set_flags(&self, integration_id: &str, flags: FeatureFlags) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(keys::integration_pk(integration_id)))
+            .key("sk", s(keys::PROFILE_SK))
+            .update_expression(
+                "SET metering = :metering, entitlement = :entitlement, config_capture = :config_capture",
+            )
+            .condition_expression("entity = :entity")
+            .expression_attribute_values(":metering", AttributeValue::Bool(flags.metering))
+            .expression_attribute_values(":entitlement", AttributeValue::Bool(flags.entitlement))
+            .expression_attribute_values(":config_capture", AttributeValue::Bool(flags.config_capture))
+            .expression_attribute_values(":entity", s(INTEGRATION_ENTITY))
+            .send()
+            .await;
+
+        match result {
+            Ok(_) => Ok(()),
+            Err(err) if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
+                Err(StoreError::NotFound {
+                    table: self.table.clone(),
+                    entity: INTEGRATION_ENTITY,
+                    id: integration_id.to_owned(),
+                })
+            }
+            Err(err) => Err(StoreError::from_sdk("UpdateItem", &self.table, err)),
+        }
     }
 
     fn integration_from(&self, item: &Item) -> Result<Integration, StoreError> {

@@ -13,13 +13,17 @@
 //! on a dedupe put means the entry was counted before: it is dropped and the
 //! rest is resubmitted at once. Conflicts, throttling and unknown or missing
 //! reasons are retried with backoff and never taken for a duplicate.
+//!
+//! DynamoDB rejects a whole transaction with a `ValidationException` when one
+//! item is invalid, without naming it. Such a group is committed again one
+//! entry per transaction, so only the invalid entries fail.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::time::Duration;
 
 use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::config::retry::RetryConfig;
-use aws_sdk_dynamodb::error::{BuildError, DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::error::{BuildError, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
     CancellationReason, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
@@ -107,10 +111,13 @@ impl LedgerStore for DynamoLedger {
             ));
         }
 
-        for group in groups {
-            for (index, outcome) in self.commit_group(entries, group).await {
+        let mut queue: VecDeque<Group> = groups.into_iter().map(Group::new).collect();
+        while let Some(group) = queue.pop_front() {
+            let committed = self.commit_group(entries, group).await;
+            for (index, outcome) in committed.settled {
                 outcomes[index] = outcome;
             }
+            queue.extend(committed.narrowed);
         }
 
         for (index, first) in repeats {
@@ -123,19 +130,49 @@ impl LedgerStore for DynamoLedger {
     }
 }
 
+/// Entries committed together in one transaction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Group {
+    /// Indices into the entries passed to [`DynamoLedger::commit`].
+    entries: Vec<usize>,
+    /// Marks the group's dedupe records, so a retry can tell its own earlier
+    /// commit (whose response was lost) from a true duplicate.
+    commit_id: String,
+}
+
+impl Group {
+    fn new(entries: Vec<usize>) -> Self {
+        Self {
+            entries,
+            commit_id: format!("{:032x}", rand::random::<u128>()),
+        }
+    }
+}
+
+/// Outcome of one group.
+#[derive(Debug, Default)]
+struct GroupOutcome {
+    /// Entries with a final outcome, by index.
+    settled: Vec<(usize, CommitOutcome)>,
+    /// Single-entry groups to commit instead, after DynamoDB rejected the
+    /// whole transaction as invalid.
+    narrowed: Vec<Group>,
+}
+
 impl DynamoLedger {
     /// Commits one group of entries that fits into one transaction and returns
     /// the outcome of each, by index into `entries`.
-    async fn commit_group(
-        &self,
-        entries: &[LedgerEntry],
-        group: Vec<usize>,
-    ) -> Vec<(usize, CommitOutcome)> {
-        // Marks this group's dedupe records, so a retry can tell its own earlier
-        // commit (whose response was lost) from a true duplicate.
-        let commit_id = format!("{:032x}", rand::random::<u128>());
-        let mut pending = group;
+    ///
+    /// DynamoDB rejects a whole transaction with a `ValidationException` when
+    /// one of its items is invalid (an empty or oversized key, for example),
+    /// and does not say which. The entries of such a group come back as
+    /// single-entry groups, so that only the invalid entries fail. They keep
+    /// the group's commit id, because an earlier attempt of the group may have
+    /// been written before its response was lost.
+    async fn commit_group(&self, entries: &[LedgerEntry], group: Group) -> GroupOutcome {
+        let Group { entries: mut pending, commit_id } = group;
         let mut outcomes = Vec::new();
+        let mut narrowed = Vec::new();
         let mut failed_attempts = 0;
 
         while !pending.is_empty() {
@@ -162,7 +199,16 @@ impl DynamoLedger {
                     }
                 }
                 Err(SendError::Retryable(reason)) => reason,
-                Err(SendError::Fatal(reason)) => {
+                Err(SendError::Invalid(reason)) if pending.len() > 1 => {
+                    tracing::warn!(
+                        entries = pending.len(),
+                        error = %reason,
+                        "ledger transaction rejected as invalid, so its entries are committed one by one"
+                    );
+                    narrowed = single_entry_groups(&mut pending, &commit_id);
+                    break;
+                }
+                Err(SendError::Invalid(reason) | SendError::Fatal(reason)) => {
                     outcomes.extend(fail_all(&mut pending, &reason));
                     break;
                 }
@@ -192,7 +238,10 @@ impl DynamoLedger {
             );
             tokio::time::sleep(delay).await;
         }
-        outcomes
+        GroupOutcome {
+            settled: outcomes,
+            narrowed,
+        }
     }
 
     /// Builds the transaction for the `pending` entries: one dedupe put per
@@ -297,6 +346,9 @@ enum SendError {
     Cancelled(Vec<CancellationReason>),
     /// The call failed in a way that a later resubmission can clear.
     Retryable(String),
+    /// DynamoDB rejected the request as invalid (`ValidationException`),
+    /// possibly because of only one of its items.
+    Invalid(String),
     /// The call can never succeed as built.
     Fatal(String),
 }
@@ -323,13 +375,45 @@ impl SendError {
             _ => true,
         };
 
-        let message = DisplayErrorContext(&error).to_string();
+        let invalid = matches!(
+            &error,
+            SdkError::ServiceError(context) if context.err().code() == Some("ValidationException")
+        );
+
+        let message = match &error {
+            SdkError::ServiceError(context) => format!(
+                "{}: {}",
+                context.err().code().unwrap_or("unknown error code"),
+                context.err().message().unwrap_or("no message")
+            ),
+            other => error_chain(other),
+        };
         if retryable {
             SendError::Retryable(message)
+        } else if invalid {
+            SendError::Invalid(message)
         } else {
             SendError::Fatal(message)
         }
     }
+}
+
+/// Joins the messages of an error and its sources, such as `dispatch failure:
+/// io error: ...`. A source whose message repeats the one before is skipped,
+/// because the SDK's operation errors print their inner exception's message
+/// and then return that exception as their source.
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut messages: Vec<String> = Vec::new();
+    let mut current = Some(error);
+
+    while let Some(error) = current {
+        let message = error.to_string();
+        if messages.last() != Some(&message) {
+            messages.push(message);
+        }
+        current = error.source();
+    }
+    messages.join(": ")
 }
 
 /// Result of reading the cancellation reasons of a transaction.
@@ -410,6 +494,17 @@ fn written_by(reason: &CancellationReason, commit_id: &str) -> bool {
         .item()
         .and_then(|item| string(item, "commit_id"))
         .is_some_and(|found| found == commit_id)
+}
+
+/// Moves the `pending` entries into groups of one entry each, with the same commit id.
+fn single_entry_groups(pending: &mut Vec<usize>, commit_id: &str) -> Vec<Group> {
+    pending
+        .drain(..)
+        .map(|index| Group {
+            entries: vec![index],
+            commit_id: commit_id.to_owned(),
+        })
+        .collect()
 }
 
 fn fail_all(pending: &mut Vec<usize>, reason: &str) -> Vec<(usize, CommitOutcome)> {
@@ -698,6 +793,31 @@ mod tests {
         assert_eq!(verdict.settled[0], (0, CommitOutcome::Duplicate));
         assert!(matches!(&verdict.settled[1], (1, CommitOutcome::Failed(reason)) if reason.contains("ValidationError")));
         assert_eq!(verdict.retry, None);
+    }
+
+    /// An error with a message and an optional source, like the SDK's.
+    #[derive(Debug)]
+    struct Layer(&'static str, Option<Box<Layer>>);
+
+    impl std::fmt::Display for Layer {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.0)
+        }
+    }
+
+    impl std::error::Error for Layer {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            self.1.as_deref().map(|source| source as _)
+        }
+    }
+
+    #[test]
+    fn error_chain_names_repeated_cause_once() {
+        let cause = Layer("ValidationException: key too long", None);
+        let operation = Layer("ValidationException: key too long", Some(Box::new(cause)));
+        let error = Layer("service error", Some(Box::new(operation)));
+
+        assert_eq!(error_chain(&error), "service error: ValidationException: key too long");
     }
 
     #[test]

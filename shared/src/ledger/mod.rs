@@ -19,6 +19,12 @@ use crate::event::{MeteringRecord, METRIC_LINES};
 use crate::keys;
 use crate::period::Granularity;
 
+/// Source under which ingest records the records it could not read or validate.
+pub const INVALID_RECORD_SOURCE: &str = "ingest";
+
+/// Subject (the reason part of the usage sort key) of records ingest could not read or validate.
+pub const INVALID_RECORD_SUBJECT: &str = "invalid_record";
+
 /// One `ADD` on an aggregate item of the usage table.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Increment {
@@ -86,6 +92,29 @@ impl LedgerEntry {
                     &BTreeMap::from([(METRIC_LINES.to_owned(), 1)]),
                 ),
             },
+        }
+    }
+
+    /// Builds the entry of a record that ingest could not read or validate:
+    /// one rejected line under [`INVALID_RECORD_SOURCE`], with subject
+    /// [`INVALID_RECORD_SUBJECT`], in the periods of `processed_at`.
+    ///
+    /// The record has no trustworthy id or time of its own, so it is keyed by
+    /// its SQS message id and its position in the message. A redelivery of the
+    /// message therefore finds the same dedupe record and counts it once.
+    pub fn invalid_record(message_id: &str, record_index: usize, processed_at: DateTime<Utc>) -> Self {
+        let key_id = format!("{message_id}#{record_index}");
+        Self {
+            idempotency_key: keys::idempotency_key("sqs", &key_id),
+            kind: "rejected",
+            source: INVALID_RECORD_SOURCE.to_owned(),
+            event_time: processed_at,
+            increments: increments(
+                &keys::rejected_pk(INVALID_RECORD_SOURCE),
+                INVALID_RECORD_SUBJECT,
+                processed_at,
+                &BTreeMap::from([(METRIC_LINES.to_owned(), 1)]),
+            ),
         }
     }
 }
@@ -167,6 +196,34 @@ mod tests {
             ]
         );
         assert!(entry.increments.iter().all(|i| i.pk == "TENANT#acme"));
+    }
+
+    #[test]
+    fn invalid_record_entry_counts_each_period() {
+        let processed_at = Utc.with_ymd_and_hms(2026, 12, 4, 19, 30, 0).unwrap();
+
+        let entry = LedgerEntry::invalid_record("m-1", 2, processed_at);
+
+        assert_eq!(entry.idempotency_key, keys::idempotency_key("sqs", "m-1#2"));
+        assert_eq!(entry.kind, "rejected");
+        assert_eq!(entry.source, "ingest");
+        let keys: Vec<_> = entry.increments.iter().map(|i| (i.pk.as_str(), i.sk.as_str(), i.delta)).collect();
+        assert_eq!(
+            keys,
+            [
+                ("REJECTED#ingest", "USAGE#hour#2026-12-04T19#invalid_record#lines", 1),
+                ("REJECTED#ingest", "USAGE#day#2026-12-04#invalid_record#lines", 1),
+                ("REJECTED#ingest", "USAGE#month#2026-12#invalid_record#lines", 1),
+            ]
+        );
+    }
+
+    #[test]
+    fn invalid_record_entries_differ_by_index() {
+        let processed_at = Utc.with_ymd_and_hms(2026, 12, 4, 19, 30, 0).unwrap();
+        let first = LedgerEntry::invalid_record("m-1", 0, processed_at);
+        let second = LedgerEntry::invalid_record("m-1", 1, processed_at);
+        assert_ne!(first.idempotency_key, second.idempotency_key);
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! traffic go as CloudWatch Logs subscription deliveries through the real
 //! decoder, SQS and the real ingest. Then the same input is replayed.
 
+pub mod gateways;
 pub mod pipeline;
 pub mod print;
 pub mod traffic;
@@ -49,6 +50,10 @@ pub enum DemoError {
     /// A delivery of the demo's own traffic failed in the decoder.
     #[error("log decoder failed on a delivery of demo traffic: {0}")]
     Decoder(String),
+
+    /// Sending the other gateways' traffic to the local ingest endpoint failed.
+    #[error("sending gateway traffic to /v1/ingest failed: {0}")]
+    Gateway(String),
 }
 
 /// Authorizer decisions, counted by outcome.
@@ -105,6 +110,10 @@ pub struct DemoReport {
     pub ingest: DrainTotals,
     /// Message ids of malformed SQS messages ingest reported as failed.
     pub malformed_messages: Vec<String>,
+    /// What the other gateways sent to `/v1/ingest`.
+    pub gateways: Vec<gateways::GatewaySend>,
+    /// The same gateway traffic sent again in the replay.
+    pub replay_gateways: Vec<gateways::GatewaySend>,
     /// Aggregates after the first pass.
     pub rows: Vec<AggregateRow>,
     /// Decoder totals of the replay.
@@ -245,6 +254,10 @@ pub async fn run(sdk: &aws_config::SdkConfig, deployment: &Deployment, seed: &Se
         Err(err) => return Err(DemoError::Pipeline(PipelineError::Ingest(err.to_string()))),
     }
 
+    // Kong, Azure API Management, Apigee and MuleSoft send the same tenants' traffic.
+    report.gateways = gateways::send_all(sdk, deployment, seed).await?;
+    report.ingest.merge(&pipeline.drain(false).await?);
+
     report.rows = usage.scan_all().await?;
 
     // Replay every delivery of this run against the same store.
@@ -255,10 +268,48 @@ pub async fn run(sdk: &aws_config::SdkConfig, deployment: &Deployment, seed: &Se
             Err(err) => report.replay_decoder.failed_deliveries.push(("replay".to_owned(), err.to_string())),
         }
     }
+    report.replay_gateways = gateways::send_all(sdk, deployment, seed).await?;
     report.replay_ingest = pipeline.drain(false).await?;
     report.replay_rows = usage.scan_all().await?;
 
     Ok(report)
+}
+
+/// Billable requests per ((tenant, product, month), source) as the demo sent
+/// them: AWS requests the authorizer allowed with a status below 500, and
+/// gateway events the ingest API accepted as usage. The pipeline's own
+/// totals are checked against this.
+pub fn requests_by_source(report: &DemoReport) -> BTreeMap<((String, String, String), String), u64> {
+    let mut counts = BTreeMap::new();
+    let product_of = |request: &Request| {
+        request.resource.trim_start_matches('/').split('/').next().unwrap_or_default().to_owned()
+    };
+    let month_of = |request: &Request| aforo::period::Granularity::Month.period_start(request.at);
+
+    for (request, decision) in &report.requests {
+        if let Decision::Allow { tenant_id } = decision {
+            if request.backend_status < 500 {
+                let key = (tenant_id.clone(), product_of(request), month_of(request));
+                *counts.entry((key, "aws-rest-petstore".to_owned())).or_default() += 1;
+            }
+        }
+    }
+
+    for send in &report.gateways {
+        for (index, result) in send.report.results() {
+            let usage = result.status == aforo_client::EventStatus::Accepted
+                && result.attribution == Some(aforo_client::Attribution::Usage);
+            let (Some(request), true) = (send.requests.get(index), usage) else {
+                continue;
+            };
+            let Some(tenant) = &request.caller.tenant_header else {
+                continue;
+            };
+            let key = (tenant.clone(), product_of(request), month_of(request));
+            *counts.entry((key, send.integration_id.clone())).or_default() += 1;
+        }
+    }
+    counts
 }
 
 async fn authorize(pipeline: &Pipeline, request: &Request) -> Decision {

@@ -57,6 +57,26 @@ pub fn render(report: &DemoReport) -> String {
         report.malformed_messages.join(", ")
     );
 
+    let _ = writeln!(out, "\n== Other gateways: POST /v1/ingest");
+    for send in &report.gateways {
+        let replayed = send.report.batches.iter().filter(|batch| batch.replayed).count();
+        let _ = writeln!(
+            out,
+            "{:<16} {:<11} {:>3} events: {} accepted, {} duplicates, {} rejected, {} not metered, {} not billable{}",
+            send.integration_id,
+            send.format,
+            send.requests.len(),
+            send.report.accepted,
+            send.report.duplicates,
+            send.report.rejected,
+            send.report.not_metered,
+            send.report.not_billable,
+            if replayed > 0 { " (replayed)" } else { "" }
+        );
+    }
+
+    out.push_str(&rollup(report));
+
     let periods = [Granularity::Month, Granularity::Day];
     let _ = writeln!(out, "\n== Usage per tenant");
     out.push_str(&report::usage_table(&report.rows, &periods));
@@ -65,16 +85,63 @@ pub fn render(report: &DemoReport) -> String {
     let _ = writeln!(out, "\n== Rejected lines per source");
     out.push_str(&report::rejected_table(&report.rows, &[Granularity::Month]));
 
+    let replayed_batches: usize = report
+        .replay_gateways
+        .iter()
+        .flat_map(|send| &send.report.batches)
+        .filter(|batch| batch.replayed)
+        .count();
+    let gateway_batches: usize = report.replay_gateways.iter().map(|send| send.report.batches.len()).sum();
     let replay = &report.replay_ingest.summary;
     let unchanged = report.rows == report.replay_rows;
     let _ = writeln!(out, "\n== Replay of every delivery against the same store");
     let _ = writeln!(
         out,
-        "{} lines decoded again: {} accepted, {} duplicates dropped; totals unchanged: {}",
+        "{} lines decoded again and {} of {} gateway requests replayed from their Idempotency-Key: {} accepted, {} duplicates dropped; totals unchanged: {}",
         report.replay_decoder.lines,
+        replayed_batches,
+        gateway_batches,
         replay.accepted,
         replay.duplicates,
         if unchanged { "yes" } else { "NO" }
     );
+    out
+}
+
+/// Renders billable requests per tenant, product and month, by gateway, next
+/// to the one rolled-up usage record the usage table holds.
+fn rollup(report: &DemoReport) -> String {
+    let by_source = super::requests_by_source(report);
+    let sources: Vec<&String> = {
+        let mut names: Vec<&String> = by_source.keys().map(|(_, source)| source).collect();
+        names.sort();
+        names.dedup();
+        names
+    };
+    let totals = report::pivot(&report.rows, "TENANT#", &[Granularity::Month]);
+
+    let mut out = String::new();
+    let _ = writeln!(out, "\n== Rollup: billable requests per tenant, product and month, by gateway");
+    let _ = write!(out, "{:<10} {:<8} {:<8}", "tenant", "product", "month");
+    for source in &sources {
+        let _ = write!(out, " {:>17}", source);
+    }
+    let _ = writeln!(out, " {:>8} {:>11}", "sum", "usage row");
+
+    for ((tenant, product, granularity, start), totals) in &totals {
+        let _ = granularity;
+        let key = (tenant.clone(), product.clone(), start.clone());
+        let _ = write!(out, "{tenant:<10} {product:<8} {start:<8}");
+        let mut sum = 0;
+        for source in &sources {
+            let count = by_source
+                .get(&(key.clone(), (*source).clone()))
+                .copied()
+                .unwrap_or(0);
+            sum += count;
+            let _ = write!(out, " {count:>17}");
+        }
+        let _ = writeln!(out, " {sum:>8} {:>11}", totals.requests);
+    }
     out
 }
