@@ -2,8 +2,10 @@
 //! [`Command`] that calls into the `aforo_cli` library, so tests and the demo
 //! run the same code.
 //!
-//! The tool only talks to the local emulator: it exits before any AWS call
-//! unless `AWS_ENDPOINT_URL` (set by `infra/env.sh`) is on 127.0.0.1 or localhost.
+//! The AWS calls only go to the local emulator: every subcommand but `send`
+//! exits before any AWS call unless `AWS_ENDPOINT_URL` (set by
+//! `infra/env.sh`) is on 127.0.0.1 or localhost. `send` makes no AWS call; it
+//! posts to the `/v1/ingest` endpoint it is given.
 
 use std::error::Error;
 use std::path::PathBuf;

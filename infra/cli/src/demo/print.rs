@@ -127,6 +127,7 @@ fn rollup(report: &DemoReport) -> String {
         let _ = write!(out, " {:>17}", source);
     }
     let _ = writeln!(out, " {:>8} {:>11}", "sum", "usage row");
+    let mut earlier_runs = false;
 
     for ((tenant, product, granularity, start), totals) in &totals {
         let _ = granularity;
@@ -141,7 +142,19 @@ fn rollup(report: &DemoReport) -> String {
             sum += count;
             let _ = write!(out, " {count:>17}");
         }
-        let _ = writeln!(out, " {sum:>8} {:>11}", totals.requests);
+        let marker = if sum == totals.requests {
+            ""
+        } else {
+            earlier_runs = true;
+            "  *"
+        };
+        let _ = writeln!(out, " {sum:>8} {:>11}{marker}", totals.requests);
+    }
+    if earlier_runs {
+        out.push_str(
+            "* the usage row also holds requests of an earlier demo run on this store, which the \
+             authorizer now denies because those quotas are spent\n",
+        );
     }
     out
 }
