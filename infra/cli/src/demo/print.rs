@@ -53,7 +53,8 @@ pub fn render(report: &DemoReport) -> String {
     );
     let _ = writeln!(
         out,
-        "malformed SQS messages reported as batch item failures: {}",
+        "malformed public SQS sample (handled outside the queue): {} messages reported as batch item failures: {}",
+        report.malformed_messages.len(),
         report.malformed_messages.join(", ")
     );
 
