@@ -51,7 +51,11 @@ start() {
 
 stop() {
     if [ -f "$pid_file" ]; then
-        kill "$(cat "$pid_file")" 2>/dev/null || true
+        pid="$(cat "$pid_file")"
+        # A stale pid file may name an unrelated process by now.
+        if ps -p "$pid" -o args= 2>/dev/null | grep -q moto_server; then
+            kill "$pid" 2>/dev/null || true
+        fi
         rm -f "$pid_file"
     fi
 }

@@ -671,6 +671,40 @@ async fn gzip_bomb_stopped_at_limit() {
 // ================================================================ tests: per-event results
 
 #[tokio::test]
+async fn events_ingest_would_drop_rejected() {
+    let harness = harness().await;
+    let mut too_old = event("too-old", Some("acme"), "GET", "/pets", 200);
+    too_old["timestamp"] = json!("1970-01-01T00:00:00Z");
+    let mut huge = event("huge", Some("acme"), "GET", "/pets", 200);
+    huge["response_bytes"] = json!(u64::MAX);
+    let events = vec![
+        event("ok-1", Some("acme"), "GET", "/pets", 200),
+        too_old,
+        huge,
+        event("separator", Some("ac#me"), "GET", "/pets", 200),
+        event("control", Some("ac\nme"), "GET", "/pets", 200),
+        event("ok-2", Some("globex"), "POST", "/orders", 201),
+    ];
+
+    let response = harness.api.handle(json_request(KONG_KEY, &batch(events))).await;
+    let body = body_json(&response);
+    let records = queued_records(&harness.stack).await;
+
+    assert_eq!(response.status_code, 200);
+    assert_eq!(
+        statuses(&body),
+        ["accepted", "rejected", "rejected", "rejected", "rejected", "accepted"]
+    );
+    let results = &body["results"];
+    assert!(results[1]["reason"].as_str().unwrap().contains("timestamp"), "{}", results[1]);
+    assert!(results[2]["reason"].as_str().unwrap().contains("response_bytes"), "{}", results[2]);
+    assert!(results[3]["reason"].as_str().unwrap().contains("tenant_id"), "{}", results[3]);
+    assert!(results[4]["reason"].as_str().unwrap().contains("tenant_id"), "{}", results[4]);
+    assert_eq!(records.len(), 2);
+    assert!(records.iter().all(|record| record.validate().is_ok()));
+}
+
+#[tokio::test]
 async fn bad_event_rejected_among_good_ones() {
     let harness = harness().await;
     let events = vec![

@@ -101,7 +101,7 @@ enum FlagsCommand {
         /// Flag to switch.
         flag: Flag,
         /// New value: on or off.
-        #[arg(value_parser = parse_switch)]
+        #[arg(value_parser = parse_switch, action = clap::ArgAction::Set)]
         value: bool,
     },
 }
@@ -274,7 +274,7 @@ async fn run_send(args: CliSendArgs) -> Result<(), CliError> {
     .await?;
 
     println!(
-        "{} accepted, {} duplicates, {} rejected, {} not metered, {} not billable in {} requests",
+        "{} accepted, {} duplicates, {} rejected, {} not metered, {} not billable; requests sent: {}",
         report.accepted,
         report.duplicates,
         report.rejected,
@@ -498,6 +498,26 @@ mod tests {
     fn endpoint_error_says_to_source_env() {
         let message = CliError::EndpointMissing.to_string();
         assert!(message.contains("infra/env.sh"));
+    }
+
+    #[test]
+    fn cli_parses_flags_set() {
+        let cli = Cli::try_parse_from(["aforo", "flags", "set", "kong-edge", "metering", "off"]).unwrap();
+        let Command::Flags(FlagsCommand::Set { integration, flag, value }) = cli.command else {
+            panic!("expected flags set, got {:?}", cli.command);
+        };
+        assert_eq!(integration, "kong-edge");
+        assert_eq!(flag, Flag::Metering);
+        assert!(!value);
+    }
+
+    #[test]
+    fn cli_parses_flags_set_on() {
+        let cli = Cli::try_parse_from(["aforo", "flags", "set", "kong-edge", "config-capture", "on"]).unwrap();
+        assert!(matches!(
+            cli.command,
+            Command::Flags(FlagsCommand::Set { flag: Flag::ConfigCapture, value: true, .. })
+        ));
     }
 
     #[test]

@@ -26,7 +26,7 @@ pub enum AdapterError {
     Unsupported(GatewayKind),
 
     /// The body is JSON but not the shape this gateway sends.
-    #[error("body is not a {gateway} log payload: {reason}")]
+    #[error("body is not a log payload of {gateway}: {reason}")]
     InvalidShape {
         /// Gateway name.
         gateway: &'static str,
@@ -170,7 +170,7 @@ mod tests {
         let error = parse(GatewayKind::Kong, &json!("text")).unwrap_err();
         assert_eq!(
             error.to_string(),
-            "body is not a Kong log payload: expected a JSON object or an array of objects, got a string"
+            "body is not a log payload of Kong: expected a JSON object or an array of objects, got a string"
         );
     }
 }

@@ -28,7 +28,7 @@ const MAX_SOURCE_CHARS: usize = 1_024;
 pub(crate) fn parse(body: &Value, max_events: usize) -> Result<EventResults, IngestApiError> {
     let Value::Array(events) = body else {
         return Err(IngestApiError::InvalidBody(format!(
-            "a {BATCH_MEDIA_TYPE} body must be a JSON array of CloudEvents"
+            "the body of a {BATCH_MEDIA_TYPE} request must be a JSON array of CloudEvents"
         )));
     };
     check_count(events.len(), max_events)?;
