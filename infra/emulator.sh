@@ -50,14 +50,10 @@ start() {
 }
 
 stop() {
-    if [ -f "$pid_file" ]; then
-        pid="$(cat "$pid_file")"
-        # A stale pid file may name an unrelated process by now.
-        if ps -p "$pid" -o args= 2>/dev/null | grep -q moto_server; then
-            kill "$pid" 2>/dev/null || true
-        fi
-        rm -f "$pid_file"
-    fi
+    # Match the command line rather than trusting the pid file alone: a stale
+    # file may name an unrelated process, and a lost one would leave moto running.
+    pkill -f "moto_server -H 127.0.0.1 -p $AFORO_EMULATOR_PORT\$" 2>/dev/null || true
+    rm -f "$pid_file"
 }
 
 case "${1:-}" in
