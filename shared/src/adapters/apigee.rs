@@ -87,38 +87,27 @@ fn latency(record: &Map<String, Value>, start: DateTime<Utc>) -> Result<Option<u
 
 #[cfg(test)]
 mod tests {
-    use chrono::TimeZone;
+    
     use serde_json::json;
 
     use super::*;
+    use crate::adapters::test_support::{at_millis, fixture, fixture_with, parse_all, parse_one};
     use crate::adapters::{parse, AdapterError};
     use crate::catalog::GatewayKind;
 
     const RECORD: &str = include_str!("../../../tests/fixtures/gateways/apigee/postclientflow-record.json");
     const FAULT_RECORD: &str = include_str!("../../../tests/fixtures/gateways/apigee/postclientflow-fault-record.json");
 
-    fn fixture(text: &str) -> Value {
-        serde_json::from_str(text).expect("fixture is valid JSON")
-    }
-
-    fn at_millis(millis: i64) -> DateTime<Utc> {
-        Utc.timestamp_millis_opt(millis).single().expect("valid test time")
-    }
-
     fn parse_apigee(body: &Value) -> Vec<Result<GatewayRequest, String>> {
-        parse(GatewayKind::Apigee, body).expect("body is an Apigee payload")
+        parse_all(GatewayKind::Apigee, body)
     }
 
     fn parse_record(record: &Value) -> Result<GatewayRequest, String> {
-        let mut results = parse_apigee(record);
-        assert_eq!(results.len(), 1);
-        results.remove(0)
+        parse_one(GatewayKind::Apigee, record)
     }
 
     fn record_with(key: &str, value: Value) -> Value {
-        let mut record = fixture(RECORD);
-        record[key] = value;
-        record
+        fixture_with(RECORD, key, value)
     }
 
     #[test]

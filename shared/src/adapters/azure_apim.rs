@@ -105,38 +105,26 @@ fn strip_api_path(path: &str, api_path: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use chrono::{DateTime, TimeZone, Utc};
     use serde_json::json;
 
     use super::*;
+    use crate::adapters::test_support::{at_millis, fixture, fixture_with, parse_all, parse_one};
     use crate::adapters::{parse, AdapterError};
     use crate::catalog::GatewayKind;
 
     const OUTBOUND: &str = include_str!("../../../tests/fixtures/gateways/azure-apim/outbound-record.json");
     const ON_ERROR: &str = include_str!("../../../tests/fixtures/gateways/azure-apim/on-error-record.json");
 
-    fn fixture(text: &str) -> Value {
-        serde_json::from_str(text).expect("fixture is valid JSON")
-    }
-
-    fn at_millis(millis: i64) -> DateTime<Utc> {
-        Utc.timestamp_millis_opt(millis).single().expect("valid test time")
-    }
-
     fn parse_apim(body: &Value) -> Vec<Result<GatewayRequest, String>> {
-        parse(GatewayKind::AzureApim, body).expect("body is an APIM payload")
+        parse_all(GatewayKind::AzureApim, body)
     }
 
     fn parse_record(record: &Value) -> Result<GatewayRequest, String> {
-        let mut results = parse_apim(record);
-        assert_eq!(results.len(), 1);
-        results.remove(0)
+        parse_one(GatewayKind::AzureApim, record)
     }
 
     fn record_with(key: &str, value: Value) -> Value {
-        let mut record = fixture(OUTBOUND);
-        record[key] = value;
-        record
+        fixture_with(OUTBOUND, key, value)
     }
 
     #[test]

@@ -123,33 +123,24 @@ fn header<'a>(headers: Option<&'a Map<String, Value>>, name: &str) -> Vec<&'a st
 
 #[cfg(test)]
 mod tests {
-    use chrono::{DateTime, TimeZone, Utc};
+    
     use serde_json::json;
 
     use super::*;
+    use crate::adapters::test_support::{at_millis, fixture, parse_all, parse_one};
     use crate::adapters::{parse, AdapterError};
     use crate::catalog::GatewayKind;
 
     const SINGLE: &str = include_str!("../../../tests/fixtures/gateways/kong/http-log-single.json");
     const BATCH: &str = include_str!("../../../tests/fixtures/gateways/kong/http-log-batch.json");
 
-    fn fixture(text: &str) -> Value {
-        serde_json::from_str(text).expect("fixture is valid JSON")
-    }
-
-    fn at_millis(millis: i64) -> DateTime<Utc> {
-        Utc.timestamp_millis_opt(millis).single().expect("valid test time")
-    }
-
     fn parse_kong(body: &Value) -> Vec<Result<GatewayRequest, String>> {
-        parse(GatewayKind::Kong, body).expect("body is a Kong payload")
+        parse_all(GatewayKind::Kong, body)
     }
 
     /// Parses one entry and returns its only result.
     fn parse_entry(entry: &Value) -> Result<GatewayRequest, String> {
-        let mut results = parse_kong(entry);
-        assert_eq!(results.len(), 1);
-        results.remove(0)
+        parse_one(GatewayKind::Kong, entry)
     }
 
     fn single_with_tenant_headers(headers: Value) -> Value {

@@ -12,6 +12,8 @@ mod azure_apim;
 mod fields;
 mod kong;
 mod mulesoft;
+#[cfg(test)]
+mod test_support;
 
 use serde_json::{Map, Value};
 

@@ -76,38 +76,27 @@ fn request_path(record: &Map<String, Value>) -> Result<String, String> {
 
 #[cfg(test)]
 mod tests {
-    use chrono::{DateTime, TimeZone, Utc};
+    
     use serde_json::json;
 
     use super::*;
+    use crate::adapters::test_support::{at_millis, fixture, fixture_with, parse_all, parse_one};
     use crate::adapters::{parse, AdapterError};
     use crate::catalog::GatewayKind;
 
     const RECORD: &str = include_str!("../../../tests/fixtures/gateways/mulesoft/policy-record.json");
     const UNMASKED: &str = include_str!("../../../tests/fixtures/gateways/mulesoft/policy-record-unmasked.json");
 
-    fn fixture(text: &str) -> Value {
-        serde_json::from_str(text).expect("fixture is valid JSON")
-    }
-
-    fn at_millis(millis: i64) -> DateTime<Utc> {
-        Utc.timestamp_millis_opt(millis).single().expect("valid test time")
-    }
-
     fn parse_mule(body: &Value) -> Vec<Result<GatewayRequest, String>> {
-        parse(GatewayKind::Mulesoft, body).expect("body is a MuleSoft payload")
+        parse_all(GatewayKind::Mulesoft, body)
     }
 
     fn parse_record(record: &Value) -> Result<GatewayRequest, String> {
-        let mut results = parse_mule(record);
-        assert_eq!(results.len(), 1);
-        results.remove(0)
+        parse_one(GatewayKind::Mulesoft, record)
     }
 
     fn record_with(key: &str, value: Value) -> Value {
-        let mut record = fixture(RECORD);
-        record[key] = value;
-        record
+        fixture_with(RECORD, key, value)
     }
 
     #[test]
