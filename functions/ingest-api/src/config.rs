@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+pub use aforo::config::{parse_status_classes, DEFAULT_BILLABLE_STATUS_CLASSES};
 use aforo::config::{self, ConfigError};
 
 /// Maximum request body size before decompression when `MAX_BODY_BYTES` is unset (1 MiB).
@@ -24,10 +25,6 @@ pub const DEFAULT_CACHE_TTL: Duration = Duration::from_secs(30);
 
 /// SendMessageBatch attempts per message when `SEND_MAX_ATTEMPTS` is unset.
 pub const DEFAULT_SEND_MAX_ATTEMPTS: u32 = 5;
-
-/// Status classes billed when `BILLABLE_STATUS_CLASSES` is unset: 2xx, 3xx and 4xx,
-/// the same default as the log decoder's.
-pub const DEFAULT_BILLABLE_STATUS_CLASSES: [u16; 3] = [2, 3, 4];
 
 const SECONDS_PER_HOUR: u64 = 3_600;
 
@@ -131,42 +128,6 @@ impl Config {
     }
 }
 
-/// Parses a list such as `2xx,3xx,4xx` into hundreds digits (`[2, 3, 4]`),
-/// ignoring spaces, case and repeats.
-// NOTE: this copies the log decoder's parser (functions/log-decoder/src/config.rs),
-// so that both functions read BILLABLE_STATUS_CLASSES the same way. Until one
-// parser moves into `aforo::config`, change both copies together.
-pub fn parse_status_classes(value: &str) -> Result<Vec<u16>, ConfigError> {
-    let mut classes = Vec::new();
-
-    for item in value.split(',').map(str::trim).filter(|item| !item.is_empty()) {
-        let class = item
-            .strip_suffix("xx")
-            .or_else(|| item.strip_suffix("XX"))
-            .and_then(|digit| digit.parse::<u16>().ok())
-            .filter(|digit| (1..=5).contains(digit))
-            .ok_or_else(|| {
-                invalid(
-                    "BILLABLE_STATUS_CLASSES",
-                    value,
-                    &format!("{item:?} is not a status class; expected a comma-separated list such as 2xx,3xx,4xx"),
-                )
-            })?;
-        if !classes.contains(&class) {
-            classes.push(class);
-        }
-    }
-
-    if classes.is_empty() {
-        return Err(invalid(
-            "BILLABLE_STATUS_CLASSES",
-            value,
-            "expected at least one class, such as 2xx",
-        ));
-    }
-    Ok(classes)
-}
-
 /// Reads an optional positive number, falling back to `default` when unset.
 fn at_least_one<T>(name: &'static str, default: T) -> Result<T, ConfigError>
 where
@@ -207,37 +168,6 @@ mod tests {
         assert_eq!(config.cache_ttl, Duration::from_secs(30));
         assert_eq!(config.send_max_attempts, 5);
         assert_eq!(config.billable_status_classes, vec![2, 3, 4]);
-    }
-
-    #[test]
-    fn status_classes_parse_default_form() {
-        assert_eq!(parse_status_classes("2xx,3xx,4xx").unwrap(), vec![2, 3, 4]);
-    }
-
-    #[test]
-    fn status_classes_accept_spaces_and_case() {
-        assert_eq!(parse_status_classes(" 2XX , 5xx ").unwrap(), vec![2, 5]);
-    }
-
-    #[test]
-    fn status_classes_drop_repeats() {
-        assert_eq!(parse_status_classes("2xx,2xx").unwrap(), vec![2]);
-    }
-
-    #[test]
-    fn status_classes_reject_bare_code() {
-        let error = parse_status_classes("200").unwrap_err();
-        assert!(error.to_string().contains("BILLABLE_STATUS_CLASSES"));
-    }
-
-    #[test]
-    fn status_classes_reject_class_six() {
-        assert!(parse_status_classes("6xx").is_err());
-    }
-
-    #[test]
-    fn status_classes_reject_empty_list() {
-        assert!(parse_status_classes(" , ").is_err());
     }
 
     // The only test in this crate that touches the environment, so parallel

@@ -2,15 +2,13 @@
 
 use std::time::Duration;
 
-use aforo::config::{self, ConfigError};
+pub use aforo::config::parse_status_classes;
+use aforo::config::{self, ConfigError, DEFAULT_BILLABLE_STATUS_CLASSES};
 use aforo::envelope::DEFAULT_MAX_MESSAGE_BYTES;
 use aforo::sqs::MAX_BATCH_BYTES;
 
 /// Smallest accepted `MAX_MESSAGE_BYTES`: room for the envelope and a few records.
 const MIN_MESSAGE_BYTES: usize = 1024;
-
-/// Status classes billed when `BILLABLE_STATUS_CLASSES` is unset: 2xx, 3xx and 4xx.
-const DEFAULT_BILLABLE_STATUS_CLASSES: [u16; 3] = [2, 3, 4];
 
 /// Settings of the log decoder.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,39 +59,6 @@ impl Config {
     }
 }
 
-/// Parses a list such as `2xx,3xx,4xx` into hundreds digits (`[2, 3, 4]`).
-pub fn parse_status_classes(value: &str) -> Result<Vec<u16>, ConfigError> {
-    let mut classes = Vec::new();
-
-    for item in value.split(',').map(str::trim).filter(|item| !item.is_empty()) {
-        let class = item
-            .strip_suffix("xx")
-            .or_else(|| item.strip_suffix("XX"))
-            .and_then(|digit| digit.parse::<u16>().ok())
-            .filter(|digit| (1..=5).contains(digit))
-            .ok_or_else(|| {
-                invalid(
-                    "BILLABLE_STATUS_CLASSES",
-                    value,
-                    &format!(
-                        "{item:?} is not a status class; expected a comma-separated list such as 2xx,3xx,4xx"
-                    ),
-                )
-            })?;
-        if !classes.contains(&class) {
-            classes.push(class);
-        }
-    }
-
-    if classes.is_empty() {
-        return Err(invalid(
-            "BILLABLE_STATUS_CLASSES",
-            value,
-            "expected at least one class, such as 2xx",
-        ));
-    }
-    Ok(classes)
-}
 
 /// Checks that a message limit fits one SendMessageBatch call and a few records.
 fn check_message_bytes(max_message_bytes: usize) -> Result<(), ConfigError> {
@@ -118,36 +83,6 @@ fn invalid(name: &'static str, value: &str, reason: &str) -> ConfigError {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn status_classes_parse_default_form() {
-        assert_eq!(parse_status_classes("2xx,3xx,4xx").unwrap(), vec![2, 3, 4]);
-    }
-
-    #[test]
-    fn status_classes_accept_spaces_and_case() {
-        assert_eq!(parse_status_classes(" 2XX , 5xx ").unwrap(), vec![2, 5]);
-    }
-
-    #[test]
-    fn status_classes_drop_repeats() {
-        assert_eq!(parse_status_classes("2xx,2xx").unwrap(), vec![2]);
-    }
-
-    #[test]
-    fn status_classes_reject_bare_code() {
-        assert!(parse_status_classes("200").is_err());
-    }
-
-    #[test]
-    fn status_classes_reject_class_six() {
-        assert!(parse_status_classes("6xx").is_err());
-    }
-
-    #[test]
-    fn status_classes_reject_empty_list() {
-        assert!(parse_status_classes(" , ").is_err());
-    }
 
     #[test]
     fn message_bytes_accept_sqs_limit() {
