@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::catalog::{find_route, CatalogStore, Integration};
 use crate::event::{
-    MeteringEvent, MeteringRecord, UnattributedEvent, UnattributedReason, METRIC_LATENCY_MS,
+    validate_event_time, MeteringEvent, MAX_METRIC_VALUE, MeteringRecord, UnattributedEvent, UnattributedReason, METRIC_LATENCY_MS,
     METRIC_REQUESTS, METRIC_RESPONSE_BYTES,
 };
 use crate::keys::idempotency_key;
@@ -42,6 +42,20 @@ pub struct GatewayRequest {
 }
 
 impl GatewayRequest {
+    /// Checks the time and metrics against the bounds every metering record
+    /// must meet ([`MeteringRecord::validate`]), so a request that ingest
+    /// would drop is rejected before anyone reports it accepted.
+    pub fn validate(&self) -> Result<(), String> {
+        validate_event_time("timestamp", self.timestamp)?;
+
+        for (field, value) in [("response_bytes", self.response_bytes), ("latency_ms", self.latency_ms)] {
+            if value.is_some_and(|value| value > MAX_METRIC_VALUE) {
+                return Err(format!("{field} exceeds the maximum of {MAX_METRIC_VALUE}"));
+            }
+        }
+        Ok(())
+    }
+
     /// Metrics of the request: one request plus the reported sizes and latency.
     pub fn metrics(&self) -> BTreeMap<String, u64> {
         let mut metrics = BTreeMap::from([(METRIC_REQUESTS.to_owned(), 1)]);
@@ -105,4 +119,52 @@ pub async fn attribute<C: CatalogStore>(
         timestamp: request.timestamp,
         metrics: request.metrics(),
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+
+    fn request() -> GatewayRequest {
+        GatewayRequest {
+            correlation_id: "req-1".to_owned(),
+            tenant_id: Some("acme".to_owned()),
+            method: "GET".to_owned(),
+            path: "/pets".to_owned(),
+            status: 200,
+            response_bytes: Some(512),
+            latency_ms: Some(35),
+            timestamp: Utc.with_ymd_and_hms(2026, 12, 1, 10, 0, 0).unwrap(),
+        }
+    }
+
+    #[test]
+    fn validate_accepts_normal_request() {
+        assert_eq!(request().validate(), Ok(()));
+    }
+
+    #[test]
+    fn validate_rejects_time_before_2000() {
+        let old = GatewayRequest {
+            timestamp: Utc.with_ymd_and_hms(1970, 1, 1, 0, 0, 0).unwrap(),
+            ..request()
+        };
+        assert!(old.validate().unwrap_err().contains("timestamp"));
+    }
+
+    #[test]
+    fn validate_rejects_oversize_metrics() {
+        let bytes = GatewayRequest {
+            response_bytes: Some(MAX_METRIC_VALUE + 1),
+            ..request()
+        };
+        let latency = GatewayRequest {
+            latency_ms: Some(u64::MAX),
+            ..request()
+        };
+        assert!(bytes.validate().unwrap_err().contains("response_bytes"));
+        assert!(latency.validate().unwrap_err().contains("latency_ms"));
+    }
 }

@@ -16,7 +16,7 @@ use std::collections::HashSet;
 
 use aforo::catalog::{CatalogStore, Integration};
 use aforo::envelope::{self, DEFAULT_MAX_MESSAGE_BYTES};
-use aforo::event::{validate_event_time, MeteringRecord, MAX_METRIC_VALUE};
+use aforo::event::MeteringRecord;
 use aforo::gateway::{attribute, GatewayRequest};
 use aforo::keys::idempotency_key;
 use chrono::Utc;
@@ -41,7 +41,7 @@ impl<C: CatalogStore> IngestApi<C> {
         for (index, event) in events.into_iter().enumerate() {
             // Ingest drops records that fail these checks, so the response must
             // reject them now instead of reporting them accepted.
-            let event = event.and_then(|request| check_request(&request).map(|()| request));
+            let event = event.and_then(|request| request.validate().map(|()| request));
 
             match event {
                 Ok(request) if !is_billable(request.status, &self.billable_status_classes) => {
@@ -106,18 +106,6 @@ impl<C: CatalogStore> IngestApi<C> {
         }
         Ok(to_send)
     }
-}
-
-/// Checks the time and metrics of a request against the bounds ingest
-/// enforces on every record.
-fn check_request(request: &GatewayRequest) -> Result<(), String> {
-    validate_event_time("timestamp", request.timestamp)?;
-    for (field, value) in [("response_bytes", request.response_bytes), ("latency_ms", request.latency_ms)] {
-        if value.is_some_and(|value| value > MAX_METRIC_VALUE) {
-            return Err(format!("{field} exceeds the maximum of {MAX_METRIC_VALUE}"));
-        }
-    }
-    Ok(())
 }
 
 /// Reports every valid event as not metered, and invalid ones as rejected.
