@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Starts, stops or checks the moto server that stands in for DynamoDB and SQS.
+# Starts, stops or checks the moto server that emulates DynamoDB and SQS.
 # Installs moto into the project-local virtualenv (.venv) when it is absent.
 #
 # usage: infra/emulator.sh start|stop|status

@@ -11,7 +11,7 @@ pub enum ConfigError {
     Missing {
         /// Variable name.
         name: &'static str,
-        /// What the variable should contain.
+        /// Expected content of the variable.
         hint: &'static str,
     },
 
@@ -22,7 +22,7 @@ pub enum ConfigError {
         name: &'static str,
         /// The value as found.
         value: String,
-        /// Why it was rejected.
+        /// Reason it was rejected.
         reason: String,
     },
 }

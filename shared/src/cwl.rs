@@ -52,7 +52,7 @@ pub struct LogsData {
 }
 
 impl LogsData {
-    /// Whether this is the control message CloudWatch Logs sends to check that
+    /// Checks whether this is the control message CloudWatch Logs sends to check that
     /// the destination is reachable.
     pub fn is_control_message(&self) -> bool {
         self.message_type == "CONTROL_MESSAGE"

@@ -1,9 +1,10 @@
-//! Metering records: what the decoder (and later gateways) send to ingest.
+//! Metering records: what the log decoder and the HTTP ingest API send to
+//! ingest.
 //!
 //! A record is one of three kinds. Billable usage names a tenant and product.
 //! Unattributed usage is a real request that could not be tied to a tenant or
-//! product; it is kept per source so an operator can see it. A rejected line is
-//! input that could not be read as a request at all.
+//! product, so it is kept per source where an operator can see it. A rejected
+//! line is input that could not be read as a request at all.
 
 use std::collections::BTreeMap;
 
@@ -132,7 +133,7 @@ pub struct MeteringEvent {
     pub metrics: BTreeMap<String, u64>,
 }
 
-/// Why a request could not be attributed.
+/// Reason a request could not be attributed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum UnattributedReason {
@@ -167,7 +168,7 @@ pub struct UnattributedEvent {
     pub source: String,
     /// The gateway's own request id.
     pub correlation_id: String,
-    /// Why the request is unattributed.
+    /// Reason the request is unattributed.
     pub reason: UnattributedReason,
     /// Tenant id as sent, when there was one.
     pub tenant_id: Option<String>,
@@ -183,7 +184,7 @@ pub struct UnattributedEvent {
     pub metrics: BTreeMap<String, u64>,
 }
 
-/// Why a line was rejected.
+/// Reason a line was rejected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RejectReason {
@@ -220,7 +221,7 @@ pub struct RejectedLine {
     pub idempotency_key: String,
     /// Gateway integration id, or `loggroup:<name>`.
     pub source: String,
-    /// Why the line was rejected.
+    /// Reason the line was rejected.
     pub reason: RejectReason,
     /// Human-readable detail, such as the field that was invalid.
     pub detail: String,

@@ -29,7 +29,7 @@ pub struct GatewayRequest {
     pub tenant_id: Option<String>,
     /// HTTP method in upper case.
     pub method: String,
-    /// Route template when the gateway knows it (`/pets/{petId}`), else the request path.
+    /// Route template when the gateway reports one (`/pets/{petId}`), else the request path.
     pub path: String,
     /// HTTP status returned to the client.
     pub status: u16,

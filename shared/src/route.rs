@@ -1,8 +1,8 @@
 //! Route templates and `execute-api` ARNs.
 //!
 //! A route is an HTTP method (or `ANY`) and a resource path template such as
-//! `/pets/{petId}`; `{name}` matches one path segment and `{name+}` the rest of
-//! the path, as in API Gateway.
+//! `/pets/{petId}`. As in API Gateway, `{name}` matches one path segment and
+//! `{name+}` the rest of the path.
 
 use serde::{Deserialize, Serialize};
 
@@ -33,13 +33,13 @@ impl RouteKey {
         path.starts_with('/').then(|| Self::new(method, path))
     }
 
-    /// Whether this route serves `method` on the concrete or template `path`.
+    /// Checks whether this route serves `method` on the concrete or template `path`.
     pub fn matches(&self, method: &str, path: &str) -> bool {
         let method_matches = self.method == "ANY" || self.method.eq_ignore_ascii_case(method);
         method_matches && path_matches(&self.resource_path, path)
     }
 
-    /// The `execute-api` ARN pattern covering this route on one API stage.
+    /// Builds the `execute-api` ARN pattern that covers this route on one API stage.
     pub fn method_arn(&self, api: &ApiStage) -> String {
         let method = if self.method == "ANY" { "*" } else { self.method.as_str() };
         let path = if self.resource_path == "$default" {
@@ -62,7 +62,7 @@ impl std::fmt::Display for RouteKey {
     }
 }
 
-/// Whether a resource path template matches a path. A template matches itself,
+/// Checks whether a resource path template matches a path. A template matches itself,
 /// so a logged template (`/pets/{petId}`) finds its route as well as a concrete
 /// path (`/pets/42`) does.
 pub fn path_matches(template: &str, path: &str) -> bool {

@@ -38,7 +38,7 @@ pub enum StoreError {
         pk: String,
         /// Sort key of the item (empty when the table has none).
         sk: String,
-        /// What is wrong with it.
+        /// The problem found.
         reason: String,
     },
 
@@ -56,7 +56,8 @@ pub enum StoreError {
 
 impl StoreError {
     /// Wraps an error of a DynamoDB call that is not an [`SdkError`], such as
-    /// a request that could not be built; it never counts as unavailable.
+    /// a request that could not be built. Such an error never counts as
+    /// unavailable.
     pub fn dynamo<E>(operation: &'static str, table: &str, source: E) -> Self
     where
         E: std::error::Error + Send + Sync + 'static,
@@ -96,8 +97,8 @@ impl StoreError {
         }
     }
 
-    /// Whether the error means DynamoDB could not be reached or was
-    /// overloaded, rather than a rejected request or invalid data.
+    /// Returns whether DynamoDB could not be reached or was overloaded,
+    /// rather than rejecting the request or returning invalid data.
     pub fn is_unavailable(&self) -> bool {
         matches!(self, StoreError::Dynamo { unavailable: true, .. })
     }
@@ -148,12 +149,12 @@ pub fn boolean(item: &Item, name: &str) -> Option<bool> {
     item.get(name)?.as_bool().ok().copied()
 }
 
-/// A string attribute value.
+/// Builds a string attribute value.
 pub fn s(value: impl Into<String>) -> AttributeValue {
     AttributeValue::S(value.into())
 }
 
-/// A number attribute value.
+/// Builds a number attribute value.
 pub fn n(value: impl std::fmt::Display) -> AttributeValue {
     AttributeValue::N(value.to_string())
 }

@@ -51,7 +51,7 @@ impl AggregateRow {
 
 /// Reads aggregates for quota checks.
 pub trait UsageStore: Send + Sync {
-    /// The aggregated value of one metric of a tenant's product in one period;
+    /// Reads the aggregated value of one metric of a tenant's product in one period;
     /// zero when nothing was recorded.
     fn aggregate(
         &self,
@@ -79,7 +79,7 @@ impl DynamoUsage {
         }
     }
 
-    /// All aggregate rows under one partition key, such as `TENANT#acme`.
+    /// Reads all aggregate rows under one partition key, such as `TENANT#acme`.
     pub async fn rows(&self, pk: &str) -> Result<Vec<AggregateRow>, StoreError> {
         let mut rows = Vec::new();
         let mut start_key = None;
@@ -106,7 +106,7 @@ impl DynamoUsage {
         }
     }
 
-    /// Every aggregate row of the table; for operator reports, not hot paths.
+    /// Scans every aggregate row of the table; for operator reports, not hot paths.
     pub async fn scan_all(&self) -> Result<Vec<AggregateRow>, StoreError> {
         let mut rows = Vec::new();
         let mut start_key = None;

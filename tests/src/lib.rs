@@ -13,22 +13,22 @@ use aforo_cli::template;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_dynamodb::config::Credentials;
 
-/// Emulator port unless `AFORO_EMULATOR_PORT` says otherwise; the same default
-/// as `infra/env.sh`.
+/// Emulator port when `AFORO_EMULATOR_PORT` is unset, the same default as
+/// `infra/env.sh`.
 const DEFAULT_PORT: &str = "4599";
 
-/// The workspace root.
+/// Returns the workspace root.
 pub fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-/// A file under the repository's `tests/fixtures/`.
+/// Reads a file under the repository's `tests/fixtures/`.
 pub fn fixture(name: &str) -> String {
     let path = workspace_root().join("tests/fixtures").join(name);
     std::fs::read_to_string(&path).unwrap_or_else(|err| panic!("cannot read fixture {}: {err}", path.display()))
 }
 
-/// The emulator endpoint on 127.0.0.1.
+/// Returns the emulator endpoint on 127.0.0.1.
 pub fn endpoint_url() -> String {
     let port = std::env::var("AFORO_EMULATOR_PORT").unwrap_or_else(|_| DEFAULT_PORT.to_owned());
     format!("http://127.0.0.1:{port}")

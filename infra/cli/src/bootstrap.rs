@@ -78,27 +78,27 @@ impl Deployment {
             .url
     }
 
-    /// The catalog table name.
+    /// Returns the catalog table name.
     pub fn catalog_table(&self) -> &str {
         self.table("CatalogTable")
     }
 
-    /// The usage table name.
+    /// Returns the usage table name.
     pub fn usage_table(&self) -> &str {
         self.table("UsageTable")
     }
 
-    /// The dedupe table name.
+    /// Returns the dedupe table name.
     pub fn dedupe_table(&self) -> &str {
         self.table("DedupeTable")
     }
 
-    /// The metering queue URL.
+    /// Returns the metering queue URL.
     pub fn metering_queue_url(&self) -> &str {
         self.queue_url("MeteringQueue")
     }
 
-    /// The metering dead-letter queue URL.
+    /// Returns the metering dead-letter queue URL.
     pub fn dead_letter_queue_url(&self) -> &str {
         self.queue_url("MeteringDeadLetterQueue")
     }

@@ -28,7 +28,7 @@ pub enum TemplateError {
     Resource {
         /// Logical id of the resource.
         resource: String,
-        /// What is missing or wrong.
+        /// The missing or invalid property.
         reason: String,
     },
 }
@@ -208,7 +208,7 @@ fn queue(logical_id: &str, properties: &Value) -> Result<QueueDefinition, Templa
     })
 }
 
-/// The logical id of `!GetAtt Name.Arn` or `{"Fn::GetAtt": [Name, Arn]}`.
+/// Returns the logical id of `!GetAtt Name.Arn` or `{"Fn::GetAtt": [Name, Arn]}`.
 fn get_att_resource(value: &Value) -> Option<String> {
     match value {
         Value::Tagged(tagged) if tagged.tag == "!GetAtt" => {

@@ -37,7 +37,7 @@ impl<S: CatalogStore> CachedCatalog<S> {
         }
     }
 
-    /// The wrapped store.
+    /// Returns the wrapped store.
     pub fn inner(&self) -> &S {
         &self.inner
     }

@@ -190,7 +190,7 @@ pub struct Subscription {
 }
 
 impl Subscription {
-    /// Whether the subscription is active and `at` lies inside its dates.
+    /// Checks whether the subscription is active and `at` lies inside its dates.
     pub fn is_in_force_at(&self, at: DateTime<Utc>) -> bool {
         let started = self.starts_at <= at;
         let not_ended = self.ends_at.is_none_or(|ends_at| at < ends_at);

@@ -139,7 +139,7 @@ fn increments(
     increments
 }
 
-/// What became of one entry.
+/// Outcome of committing one entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CommitOutcome {
     /// Written now: counted exactly once.

@@ -26,7 +26,7 @@ pub const GATEWAYS: [&str; 4] = ["kong-edge", "azure-apim-west", "apigee-eu", "m
 /// Integration that also sends a CloudEvents batch.
 const CLOUDEVENTS_INTEGRATION: &str = "apigee-eu";
 
-/// What one gateway sent and what the ingest API answered.
+/// Requests one gateway sent and the ingest API's responses.
 #[derive(Debug, Clone)]
 pub struct GatewaySend {
     /// Integration id.

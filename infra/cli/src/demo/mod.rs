@@ -110,7 +110,7 @@ pub struct DemoReport {
     pub ingest: DrainTotals,
     /// Message ids of malformed SQS messages ingest reported as failed.
     pub malformed_messages: Vec<String>,
-    /// What the other gateways sent to `/v1/ingest`.
+    /// Requests the other gateways sent to `/v1/ingest`, with the responses.
     pub gateways: Vec<gateways::GatewaySend>,
     /// The same gateway traffic sent again in the replay.
     pub replay_gateways: Vec<gateways::GatewaySend>,
